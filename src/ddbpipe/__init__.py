@@ -1,0 +1,3 @@
+"""ddbpipe: move DynamoDB tables to and from S3."""
+
+__version__ = "0.1.0"

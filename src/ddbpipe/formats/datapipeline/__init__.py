@@ -1,0 +1,39 @@
+"""The Data Pipeline backup format: data lines, manifest v3 and folder rules."""
+
+from ddbpipe.formats.datapipeline.folder import (
+    SUCCESS_NAME,
+    is_data_file_name,
+    manifest_file_names,
+)
+from ddbpipe.formats.datapipeline.lines import (
+    LineStats,
+    decode_line,
+    encode_item,
+    encode_items,
+    iter_lines,
+    read_items,
+)
+from ddbpipe.formats.datapipeline.manifest import (
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "MANIFEST_VERSION",
+    "SUCCESS_NAME",
+    "LineStats",
+    "Manifest",
+    "decode_line",
+    "decode_manifest",
+    "encode_item",
+    "encode_items",
+    "encode_manifest",
+    "is_data_file_name",
+    "iter_lines",
+    "manifest_file_names",
+    "read_items",
+]

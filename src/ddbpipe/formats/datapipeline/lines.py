@@ -1,0 +1,331 @@
+"""Data lines of a Data Pipeline backup: one DynamoDB item per line.
+
+The writer gives exactly the bytes emr-dynamodb-tools 4.11 wrote (Gson's reflection of
+the AWS SDK v1 ``AttributeValue``): compact JSON, type keys ``s n b sS nS bS m l
+nULLValue bOOL``, numbers as strings, standard padded base64, raw UTF-8 with U+2028 and
+U+2029 escaped, ``\\n`` after every item.
+
+The reader takes everything known to exist: those lines, ``nULL``, any casing of the type
+keys, JSON numbers, lenient base64, CRLF, blank lines (skipped and counted), and the
+legacy Hive layout (``name ^C value ^B name ^C value``).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ddbpipe.errors import DataError, ItemError
+from ddbpipe.items import MAX_NESTING, AttributeValue, Item, check_number
+
+__all__ = [
+    "LineStats",
+    "decode_line",
+    "encode_item",
+    "encode_items",
+    "iter_lines",
+    "read_items",
+]
+
+_WIRE_TO_LINE = {
+    "S": "s",
+    "N": "n",
+    "B": "b",
+    "SS": "sS",
+    "NS": "nS",
+    "BS": "bS",
+    "BOOL": "bOOL",
+    "NULL": "nULLValue",
+}
+# Every spelling of a type key that a reader may meet, lower-cased.
+_LINE_TO_WIRE = {
+    "s": "S",
+    "n": "N",
+    "b": "B",
+    "ss": "SS",
+    "ns": "NS",
+    "bs": "BS",
+    "m": "M",
+    "l": "L",
+    "bool": "BOOL",
+    "null": "NULL",
+    "nullvalue": "NULL",
+}
+_LINE_SEPARATOR = "\u2028".encode()
+_PARAGRAPH_SEPARATOR = "\u2029".encode()
+_LEGACY_ATTRIBUTE = "\x02"
+_LEGACY_NAME_END = "\x03"
+_BOM = b"\xef\xbb\xbf"
+_BLANK = b" \t\r\f\v"
+
+
+# ---------------------------------------------------------------------------- writer
+
+
+def _line_value(value: AttributeValue) -> dict[str, Any]:
+    ((kind, data),) = value.items()
+    if kind == "M":
+        return {"m": {name: _line_value(v) for name, v in data.items()}}
+    if kind == "L":
+        return {"l": [_line_value(v) for v in data]}
+    return {_WIRE_TO_LINE[kind]: data}
+
+
+def _escape_separators(text: bytes) -> bytes:
+    if _LINE_SEPARATOR in text:
+        text = text.replace(_LINE_SEPARATOR, b"\\u2028")
+    if _PARAGRAPH_SEPARATOR in text:
+        text = text.replace(_PARAGRAPH_SEPARATOR, b"\\u2029")
+    return text
+
+
+def encode_item(item: Item) -> bytes:
+    """One item as a Data Pipeline line, ending in ``\\n``."""
+    line = {name: _line_value(value) for name, value in item.items()}
+    return _escape_separators(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def encode_items(items: Iterable[Item]) -> bytes:
+    """Many items as consecutive Data Pipeline lines."""
+    return b"".join(encode_item(item) for item in items)
+
+
+# ---------------------------------------------------------------------------- reader
+
+
+class _InexactNumber(Exception):
+    """A number came out of the fast JSON parser as a float; re-parse exactly."""
+
+
+def _number_text(data: object) -> str:
+    if isinstance(data, str):
+        check_number(data)
+        return data
+    if isinstance(data, bool) or not isinstance(data, int):
+        if isinstance(data, float):
+            raise _InexactNumber
+        raise ItemError(f"number must be a string or a JSON number, got {data!r:.40}")
+    return str(data)
+
+
+def _binary_text(data: object) -> str:
+    """Standard padded base64 for any base64 spelling commons-codec accepts."""
+    if not isinstance(data, str):
+        raise ItemError(f"binary value must be base64 text, got {data!r:.40}")
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
+        pass
+    else:
+        return data
+    text = "".join(data.split()).replace("-", "+").replace("_", "/").rstrip("=")
+    try:
+        raw = binascii.a2b_base64(text + "=" * (-len(text) % 4), strict_mode=True)
+    except binascii.Error as exc:
+        raise ItemError(f"binary value {data[:40]!r} is not valid base64 ({exc})") from None
+    return binascii.b2a_base64(raw, newline=False).decode("ascii")
+
+
+def _string_list(kind: str, data: object) -> list[Any]:
+    if not isinstance(data, list):
+        raise ItemError(f"{kind} value must be a list, got {data!r:.40}")
+    if not data:
+        raise ItemError(f"empty {kind} set: DynamoDB does not store empty sets")
+    return data
+
+
+def _wire_value(value: object, depth: int) -> AttributeValue:
+    if not isinstance(value, dict):
+        raise ItemError(f"attribute value must be an object like {{'s': ...}}, got {value!r:.40}")
+    found: list[tuple[str, Any]] = []
+    for key, data in value.items():
+        if data is None:
+            continue  # Gson leaves unset fields out; a null reads the same.
+        kind = _LINE_TO_WIRE.get(key.lower())
+        if kind is None:
+            raise ItemError(f"unknown type key {key!r}")
+        found.append((kind, data))
+    if len(found) != 1:
+        if not found:
+            raise ItemError("attribute value has no type")
+        names = ", ".join(repr(k) for k in value if value[k] is not None)
+        raise ItemError(f"attribute value has {len(found)} types ({names}); it must have one")
+    kind, data = found[0]
+    if kind == "S":
+        if not isinstance(data, str):
+            raise ItemError(f"string value must be a JSON string, got {data!r:.40}")
+        return {"S": data}
+    if kind == "N":
+        return {"N": _number_text(data)}
+    if kind == "B":
+        return {"B": _binary_text(data)}
+    if kind == "SS":
+        for element in _string_list("SS", data):
+            if not isinstance(element, str):
+                raise ItemError(f"string set element must be a string, got {element!r:.40}")
+        return {"SS": data}
+    if kind == "NS":
+        return {"NS": [_number_text(n) for n in _string_list("NS", data)]}
+    if kind == "BS":
+        return {"BS": [_binary_text(b) for b in _string_list("BS", data)]}
+    if kind == "BOOL":
+        if isinstance(data, bool):
+            return {"BOOL": data}
+        if data in ("true", "false"):
+            return {"BOOL": data == "true"}
+        raise ItemError(f"boolean value must be true or false, got {data!r:.40}")
+    if kind == "NULL":
+        if data is True or data == "true":
+            return {"NULL": True}
+        raise ItemError(f"null value must be true, got {data!r:.40}")
+    if depth >= MAX_NESTING:
+        raise ItemError(f"nesting deeper than {MAX_NESTING} levels")
+    if kind == "M":
+        if not isinstance(data, dict):
+            raise ItemError(f"map value must be a JSON object, got {data!r:.40}")
+        return {"M": {name: _wire_value(v, depth + 1) for name, v in data.items()}}
+    if not isinstance(data, list):
+        raise ItemError(f"list value must be a JSON array, got {data!r:.40}")
+    return {"L": [_wire_value(v, depth + 1) for v in data]}
+
+
+def _wire_item(parsed: object) -> Item:
+    if not isinstance(parsed, dict):
+        raise ItemError(f"a line must hold a JSON object, got {type(parsed).__name__}")
+    if not parsed:
+        raise ItemError("item has no attributes")
+    item: Item = {}
+    for name, value in parsed.items():
+        try:
+            item[name] = _wire_value(value, 0)
+        except ItemError as exc:
+            raise ItemError(f"attribute {name!r}: {exc.reason}") from None
+    return item
+
+
+def _parse_json(text: bytes | str, *, exact: bool) -> object:
+    if not exact:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # the standard parser words the error better, and takes huge integers
+    try:
+        return json.loads(text, parse_float=str, parse_int=str)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise DataError(f"line is not valid UTF-8 ({exc.reason})") from None
+        raise DataError(f"malformed JSON at column {exc.colno}: {exc.msg}") from None
+
+
+def _parse_legacy(text: str, *, exact: bool) -> object:
+    """The Hive-era layout: ``name ^C json`` pairs separated by ``^B``."""
+    parsed: dict[str, object] = {}
+    for position, pair in enumerate(text.split(_LEGACY_ATTRIBUTE), start=1):
+        name, separator, value = pair.partition(_LEGACY_NAME_END)
+        if not separator:
+            raise DataError(
+                f"legacy layout: attribute {position} has no ^C (U+0003) after its name"
+            )
+        parsed[name] = _parse_json(value, exact=exact)
+    return parsed
+
+
+def decode_line(line: bytes, *, source: str | None = None, line_number: int | None = None) -> Item:
+    """The item held by one line (without its line ending), in wire form.
+
+    Raises ``DataError`` (``ItemError`` for bad values) naming ``source`` and
+    ``line_number`` when the line is not a valid item.
+    """
+    try:
+        return _decode(line)
+    except DataError as exc:
+        raise exc.located(source, line_number) if source else exc from None
+
+
+def _decode(line: bytes) -> Item:
+    stripped = line.strip(_BLANK)
+    if stripped.startswith(b"{"):
+        try:
+            return _wire_item(_parse_json(stripped, exact=False))
+        except _InexactNumber:
+            return _wire_item(_parse_json(stripped, exact=True))
+    try:
+        text = stripped.decode()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"line is not valid UTF-8 ({exc.reason})") from None
+    if _LEGACY_NAME_END not in text:
+        raise DataError("line is neither a JSON object nor the legacy ^B/^C layout")
+    try:
+        return _wire_item(_parse_legacy(text, exact=False))
+    except _InexactNumber:
+        return _wire_item(_parse_legacy(text, exact=True))
+
+
+@dataclass
+class LineStats:
+    """What a reader met: items, blank lines skipped, bytes consumed."""
+
+    items: int = 0
+    blank_lines: int = 0
+    bytes: int = 0
+    blank_line_numbers: list[int] = field(default_factory=list)
+
+
+def iter_lines(
+    chunks: Iterable[bytes], stats: LineStats | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Split a byte stream into ``(line number, line)`` pairs, skipping blank lines.
+
+    Lines end at ``\\n``; a trailing ``\\r`` is dropped and a lone ``\\r`` also ends a line,
+    as Hadoop's reader did. A UTF-8 byte-order mark at the start is dropped. Only one
+    line's worth of bytes is held beyond the current chunk.
+    """
+    stats = stats if stats is not None else LineStats()
+    carry = b""
+    number = 0
+    first = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        stats.bytes += len(chunk)
+        if first:
+            first = False
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        parts = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
+        carry = parts.pop()
+        for part in parts:
+            number += 1
+            yield from _split_line(number, part, stats)
+    if carry:
+        number += 1
+        yield from _split_line(number, carry, stats)
+
+
+def _split_line(number: int, part: bytes, stats: LineStats) -> Iterator[tuple[int, bytes]]:
+    if part.endswith(b"\r"):
+        part = part[:-1]
+    pieces = part.split(b"\r") if b"\r" in part else (part,)
+    for piece in pieces:
+        if piece.strip(_BLANK):
+            yield number, piece
+        else:
+            stats.blank_lines += 1
+            if len(stats.blank_line_numbers) < 100:
+                stats.blank_line_numbers.append(number)
+
+
+def read_items(
+    chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
+) -> Iterator[tuple[int, Item]]:
+    """Stream ``(line number, item)`` from the bytes of one data file named ``source``."""
+    stats = stats if stats is not None else LineStats()
+    for number, line in iter_lines(chunks, stats):
+        item = decode_line(line, source=source, line_number=number)
+        stats.items += 1
+        yield number, item

@@ -1,0 +1,89 @@
+"""The Store protocol: where backup files live, whatever the medium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "Listing", "ObjectInfo", "Store", "StoreConfig", "Writer"]
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How to reach a store: used for ``s3://`` URLs, ignored for local folders."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One file: its key relative to the store's root, and its size in bytes."""
+
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The direct children of a folder: files, and the names of subfolders."""
+
+    files: list[ObjectInfo] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+
+class Writer(Protocol):
+    """A file being written; it becomes visible only when closed without error."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A folder of files, local or remote. Keys are relative and use ``/``."""
+
+    @property
+    def url(self) -> str:
+        """The root's URL: ``s3://bucket/prefix`` or an absolute local path."""
+        ...
+
+    def url_for(self, key: str) -> str:
+        """The URL of ``key`` under the root."""
+        ...
+
+    def child(self, prefix: str) -> Store:
+        """A store rooted at ``prefix`` under this one."""
+        ...
+
+    def list_dir(self, prefix: str = "") -> Listing:
+        """Direct children of the folder ``prefix`` (sorted by key)."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether the file ``key`` exists."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of ``key``."""
+        ...
+
+    def iter_chunks(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """Stream ``key`` in chunks of at most ``chunk_size`` bytes."""
+        ...
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write ``key`` atomically: readers see all of it or none."""
+        ...
+
+    def open_write(self, key: str) -> AbstractContextManager[Writer]:
+        """Stream a new file; it appears only if the ``with`` block ends without error."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing file is not an error."""
+        ...

@@ -1,0 +1,1 @@
+"""The engine: export and import jobs, backups, checkpoints."""

@@ -1,0 +1,121 @@
+"""Opening backup folders: manifests, copies, folders without manifests, wrong places."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ddbpipe.errors import DataError, NotABackupError, NotFoundError
+from ddbpipe.formats.datapipeline import encode_manifest
+from ddbpipe.stores.local import LocalStore
+from ddbpipe.transfer.backup import open_backup, require_complete
+from tests.support.samples import DATAPIPELINE, V1_EMPTY, V1_EXPORT
+
+
+def all_items(store: LocalStore) -> list[dict[str, object]]:
+    backup = open_backup(store)
+    return [item for f in backup.files for _, item in backup.iter_items(f)]
+
+
+def test_sample_export_reads_the_listed_files() -> None:
+    backup = open_backup(LocalStore(V1_EXPORT))
+    assert backup.manifest is not None
+    assert backup.succeeded
+    assert [f.key for f in backup.files] == [
+        "5d0b2e6c-1f0c-4e8a-9c1e-3b1c7d2f9a10",
+        "c41e8f3a-7b22-4d0e-8a55-90d1e6f2b7c4",
+    ]
+    items = all_items(LocalStore(V1_EXPORT))
+    assert [i["Id"] for i in items] == [{"N": "101"}, {"N": "102"}, {"N": "103"}, {"N": "201"},
+                                        {"N": "202"}]
+    assert backup.problems() == []
+    assert backup.warnings() == []
+
+
+def test_empty_table_export_has_no_files() -> None:
+    backup = open_backup(LocalStore(V1_EMPTY))
+    assert backup.files == ()
+    assert backup.succeeded
+
+
+def test_copied_backup_reads_from_where_it_now_lies(tmp_path: Path) -> None:
+    copy = tmp_path / "elsewhere" / "restore-me"
+    shutil.copytree(V1_EXPORT, copy)
+    backup = open_backup(LocalStore(copy))
+    assert all(f.url.startswith(str(copy)) for f in backup.files)
+    assert len(all_items(LocalStore(copy))) == 5
+
+
+def test_manifest_limits_what_is_read_and_reports_the_rest(tmp_path: Path) -> None:
+    shutil.copytree(V1_EXPORT, tmp_path / "run")
+    (tmp_path / "run" / "orphan-from-failed-attempt").write_bytes(b'{"Id":{"n":"999"}}\n')
+    (tmp_path / "run" / "_SUCCESS").unlink()
+    backup = open_backup(LocalStore(tmp_path / "run"))
+    assert len(backup.files) == 2
+    assert any("orphan-from-failed-attempt" in w for w in backup.warnings())
+    assert any("_SUCCESS" in w for w in backup.warnings())
+
+
+def test_missing_listed_file_is_a_problem(tmp_path: Path) -> None:
+    shutil.copytree(V1_EXPORT, tmp_path / "run")
+    (tmp_path / "run" / "c41e8f3a-7b22-4d0e-8a55-90d1e6f2b7c4").unlink()
+    backup = open_backup(LocalStore(tmp_path / "run"))
+    assert backup.missing == ("c41e8f3a-7b22-4d0e-8a55-90d1e6f2b7c4",)
+    with pytest.raises(DataError, match="c41e8f3a") as caught:
+        require_complete(backup)
+    assert caught.value.source is not None
+    assert caught.value.source.endswith("manifest")
+
+
+def test_folder_without_manifest_reads_every_visible_file(tmp_path: Path) -> None:
+    for name in ["synthetic-legacy-hive-format.txt", "public-blog-2016-import-lines.jsonl",
+                 "connector-test-legacy-line.txt"]:
+        shutil.copy(DATAPIPELINE / name, tmp_path / name)
+    (tmp_path / "_SUCCESS").write_bytes(b"")
+    (tmp_path / ".hidden").write_bytes(b"not data")
+    backup = open_backup(LocalStore(tmp_path))
+    assert backup.manifest is None
+    assert [f.key for f in backup.files] == [
+        "connector-test-legacy-line.txt",
+        "public-blog-2016-import-lines.jsonl",
+        "synthetic-legacy-hive-format.txt",
+    ]
+    assert len(all_items(LocalStore(tmp_path))) == 1 + 2 + 3
+
+
+def test_parent_of_runs_says_which_folder_to_point_at(tmp_path: Path) -> None:
+    shutil.copytree(V1_EXPORT, tmp_path / "2019-06-01-00-00-00")
+    shutil.copytree(V1_EMPTY, tmp_path / "2019-06-02-00-00-00")
+    with pytest.raises(NotABackupError, match="folder of 2 backup runs") as caught:
+        open_backup(LocalStore(tmp_path))
+    assert str(tmp_path / "2019-06-02-00-00-00") in str(caught.value)
+
+
+def test_folder_with_plain_subfolders_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "data").write_bytes(b'{"a":{"s":"x"}}\n')
+    with pytest.raises(NotABackupError, match="holds subfolders"):
+        open_backup(LocalStore(tmp_path))
+
+
+def test_native_export_is_recognised(tmp_path: Path) -> None:
+    (tmp_path / "manifest-summary.json").write_bytes(b"{}")
+    (tmp_path / "_started").write_bytes(b"")
+    with pytest.raises(NotABackupError, match="DynamoDB native export"):
+        open_backup(LocalStore(tmp_path))
+
+
+def test_missing_and_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="does-not-exist"):
+        open_backup(LocalStore(tmp_path / "does-not-exist"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotFoundError, match="empty"):
+        open_backup(LocalStore(tmp_path / "empty"))
+
+
+def test_manifest_of_wrong_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest").write_bytes(encode_manifest([]).replace(b'"version":3', b'"version":2'))
+    with pytest.raises(DataError, match="version 2"):
+        open_backup(LocalStore(tmp_path))
