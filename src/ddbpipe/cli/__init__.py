@@ -1,5 +1,27 @@
-"""Command line interface."""
+"""The ``ddbpipe`` command: the only code that prints or exits."""
+
+from __future__ import annotations
+
+import click
+
+from ddbpipe import __version__
+from ddbpipe.cli.demo import demo_command
+from ddbpipe.cli.inspect import inspect_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ddbpipe")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Move DynamoDB tables to and from S3, in the Data Pipeline backup format."""
+
+
+cli.add_command(inspect_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:
     """Entry point of the ``ddbpipe`` command."""
+    cli(prog_name="ddbpipe")

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ddbpipe.errors import DataError, NotABackupError, NotFoundError
+import boto3
+
+from ddbpipe.errors import DataError, DdbpipeError, NotABackupError, NotFoundError
 from ddbpipe.formats.datapipeline import (
     MANIFEST_NAME,
     SUCCESS_NAME,
@@ -23,7 +25,7 @@ from ddbpipe.formats.datapipeline import (
     read_items,
 )
 from ddbpipe.items import Item
-from ddbpipe.stores.base import Listing, ObjectInfo, Store
+from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
 
 __all__ = ["FORMAT_DATAPIPELINE", "Backup", "BackupFile", "open_backup", "require_complete"]
 
@@ -87,12 +89,45 @@ class Backup:
         return read_items(self.store.iter_chunks(file.key), source=file.url, stats=stats)
 
 
-def open_backup(store: Store) -> Backup:
-    """Open the backup folder that ``store`` is rooted at.
+def open_backup(
+    location: str | Store,
+    config: StoreConfig | None = None,
+    *,
+    session: boto3.Session | None = None,
+) -> Backup:
+    """Open the backup folder at ``location``: a URL, a local path or a ``Store``.
 
     Raises ``NotFoundError`` for an empty or missing folder, ``NotABackupError`` when the
-    folder is something else, and ``DataError`` for a manifest that cannot be used.
+    location is something else (a file, a folder of runs, a native export), and
+    ``DataError`` for a manifest that cannot be used.
     """
+    if not isinstance(location, str):
+        return _open_folder(location)
+    store = open_store(location, config, session=session)
+    try:
+        return _open_folder(store)
+    except NotFoundError:
+        parent, _, name = location.rstrip("/").rpartition("/")
+        if (
+            name
+            and parent
+            and not parent.endswith(":/")
+            and _is_file(open_store(parent, config, session=session), name)
+        ):
+            raise NotABackupError(
+                f"{location} is a file; point at the folder that holds it: {parent}"
+            ) from None
+        raise
+
+
+def _is_file(parent: Store, name: str) -> bool:
+    try:
+        return parent.exists(name)
+    except DdbpipeError:
+        return False
+
+
+def _open_folder(store: Store) -> Backup:
     listing = store.list_dir()
     names = {f.key.rpartition("/")[2]: f for f in listing.files}
     if MANIFEST_NAME in names:

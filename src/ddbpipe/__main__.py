@@ -1,0 +1,5 @@
+"""``python -m ddbpipe``."""
+
+from ddbpipe.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""``ddbpipe inspect``: what a backup folder holds, and whether it is sound."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ddbpipe.cli.errors import handle_errors
+from ddbpipe.cli.options import store_config, store_options
+from ddbpipe.transfer.backup import open_backup
+from ddbpipe.transfer.inspect import BackupReport, inspect_backup
+
+__all__ = ["inspect_command"]
+
+EXIT_PROBLEMS = 4
+
+
+@click.command("inspect")
+@click.argument("folder")
+@click.option("--verify", is_flag=True, help="Parse every line and check the manifest.")
+@store_options
+@handle_errors
+def inspect_command(
+    folder: str, verify: bool, region: str | None, profile: str | None, endpoint_url: str | None
+) -> None:
+    """Show the format, files, item counts and size of the backup at FOLDER.
+
+    FOLDER is a local path or s3://bucket/prefix. Exits non-zero if --verify finds a problem.
+    """
+    backup = open_backup(folder, store_config(region, profile, endpoint_url))
+    report = inspect_backup(backup, verify=verify)
+    console = Console(highlight=False)
+    _print_report(console, report)
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _print_report(console: Console, report: BackupReport) -> None:
+    backup = report.backup
+    manifest = "none (every visible file is read)"
+    if backup.manifest is not None:
+        manifest = f"version {backup.manifest.version}, {len(backup.manifest.urls)} entries"
+    console.print(f"[bold]{backup.url}[/]")
+    console.print(f"  format    Data Pipeline backup ({backup.format})")
+    console.print(f"  manifest  {manifest}")
+    console.print(f"  finished  {'yes (_SUCCESS)' if backup.succeeded else 'no _SUCCESS marker'}")
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    table.add_column("items", justify="right")
+    for file in report.files:
+        table.add_row(file.file.key, f"{file.file.size:,}", f"{file.items:,}")
+    if report.files:
+        console.print(table)
+    console.print(
+        f"  {len(report.files)} data file(s), {report.items:,} items, {backup.size:,} bytes"
+        + (" — every line parsed" if report.verified else "")
+    )
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    problems = list(report.problems)
+    for file in report.files:
+        problems.extend(file.problems)
+        if file.more_problems:
+            problems.append(f"{file.file.url}: {file.more_problems} more bad line(s)")
+    for problem in problems:
+        console.print(f"[bold red]problem:[/] {problem}", soft_wrap=True)
+    if report.verified and not problems:
+        console.print("[green]ok:[/] the backup is complete and every line is valid")
