@@ -8,4 +8,6 @@ SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 DATAPIPELINE = SAMPLES / "datapipeline"
 V1_EXPORT = DATAPIPELINE / "synthetic-v1-export" / "2019-06-01-00-00-00"
 V1_EMPTY = DATAPIPELINE / "synthetic-v1-export-empty-table" / "2019-06-02-00-00-00"
-V1_DATA_FILES = sorted(p for p in V1_EXPORT.iterdir() if not p.name.startswith("_") and p.name != "manifest")
+V1_DATA_FILES = sorted(
+    p for p in V1_EXPORT.iterdir() if not p.name.startswith("_") and p.name != "manifest"
+)

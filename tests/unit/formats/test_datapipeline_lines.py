@@ -22,8 +22,16 @@ from ddbpipe.items import validate_item
 from tests.support.samples import DATAPIPELINE, V1_DATA_FILES
 from tests.support.strategies import ITEMS, nested
 
-_GSON_KEYS = {"S": "s", "N": "n", "B": "b", "SS": "sS", "NS": "nS", "BS": "bS",
-              "BOOL": "bOOL", "NULL": "nULLValue"}
+_GSON_KEYS = {
+    "S": "s",
+    "N": "n",
+    "B": "b",
+    "SS": "sS",
+    "NS": "nS",
+    "BS": "bS",
+    "BOOL": "bOOL",
+    "NULL": "nULLValue",
+}
 
 
 def gson_reference(item: dict[str, Any]) -> bytes:
@@ -37,8 +45,9 @@ def gson_reference(item: dict[str, Any]) -> bytes:
             return {"l": [value(x) for x in data]}
         return {_GSON_KEYS[kind]: data}
 
-    text = json.dumps({k: value(v) for k, v in item.items()}, ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps(
+        {k: value(v) for k, v in item.items()}, ensure_ascii=False, separators=(",", ":")
+    )
     return (text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n").encode()
 
 
@@ -87,8 +96,11 @@ def test_connector_legacy_test_line() -> None:
 def test_public_blog_lines() -> None:
     data = (DATAPIPELINE / "public-blog-2016-import-lines.jsonl").read_bytes()
     items = [i for _, i in read_items([data], source="blog")]
-    assert items[0] == {"BicycleType": {"S": "Hybrid"}, "Brand": {"S": "Brand-Company C"},
-                        "Price": {"N": "100000"}}
+    assert items[0] == {
+        "BicycleType": {"S": "Hybrid"},
+        "Brand": {"S": "Brand-Company C"},
+        "Price": {"N": "100000"},
+    }
     assert len(items) == 2
 
 
@@ -101,8 +113,10 @@ def test_public_blog_lines() -> None:
         (b'{"a":{"NULL":true},"b":{"null":true}}', {"a": {"NULL": True}, "b": {"NULL": True}}),
         (b'{"a":{"n":123}}', {"a": {"N": "123"}}),
         (b'{"a":{"n":1.50}}', {"a": {"N": "1.50"}}),
-        (b'{"a":{"n":123456789012345678901234567890123456}}',
-         {"a": {"N": "123456789012345678901234567890123456"}}),
+        (
+            b'{"a":{"n":123456789012345678901234567890123456}}',
+            {"a": {"N": "123456789012345678901234567890123456"}},
+        ),
         (b'{"a":{"nS":[1.10,"2"]}}', {"a": {"NS": ["1.10", "2"]}}),
         (b'{"a":{"b":"AAEC_v8"}}', {"a": {"B": "AAEC/v8="}}),
         (b'{"a":{"b":"AAEC-v8="}}', {"a": {"B": "AAEC+v8="}}),
@@ -159,7 +173,7 @@ def test_u0085_is_not_a_line_break() -> None:
         (b"{}", "item has no attributes"),
         (b"[1,2]", "neither a JSON object"),
         (b"just text", "neither a JSON object nor the legacy"),
-        (b"a\x03{\"s\":\"x\"}\x02b", "attribute 2 has no"),
+        (b'a\x03{"s":"x"}\x02b', "attribute 2 has no"),
         (b'{"a":{"s":"\xff"}}', "not valid UTF-8"),
     ],
 )

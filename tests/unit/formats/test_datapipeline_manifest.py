@@ -43,7 +43,10 @@ def test_urls_with_escapes_round_trip() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b'{"name":"DynamoDB-export","version":2,\n"entries": [\n\n]}', "version 2 is not supported"),
+        (
+            b'{"name":"DynamoDB-export","version":2,\n"entries": [\n\n]}',
+            "version 2 is not supported",
+        ),
         (b'{"name":"DynamoDB-export","entries": []}', "no version"),
         (b'{"version":3}', "no list of entries"),
         (b'{"version":3,"entries":[{"mandatory":true}]}', "entry 1 has no url"),

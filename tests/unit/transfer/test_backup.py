@@ -28,8 +28,13 @@ def test_sample_export_reads_the_listed_files() -> None:
         "c41e8f3a-7b22-4d0e-8a55-90d1e6f2b7c4",
     ]
     items = all_items(LocalStore(V1_EXPORT))
-    assert [i["Id"] for i in items] == [{"N": "101"}, {"N": "102"}, {"N": "103"}, {"N": "201"},
-                                        {"N": "202"}]
+    assert [i["Id"] for i in items] == [
+        {"N": "101"},
+        {"N": "102"},
+        {"N": "103"},
+        {"N": "201"},
+        {"N": "202"},
+    ]
     assert backup.problems() == []
     assert backup.warnings() == []
 
@@ -70,8 +75,11 @@ def test_missing_listed_file_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_folder_without_manifest_reads_every_visible_file(tmp_path: Path) -> None:
-    for name in ["synthetic-legacy-hive-format.txt", "public-blog-2016-import-lines.jsonl",
-                 "connector-test-legacy-line.txt"]:
+    for name in [
+        "synthetic-legacy-hive-format.txt",
+        "public-blog-2016-import-lines.jsonl",
+        "connector-test-legacy-line.txt",
+    ]:
         shutil.copy(DATAPIPELINE / name, tmp_path / name)
     (tmp_path / "_SUCCESS").write_bytes(b"")
     (tmp_path / ".hidden").write_bytes(b"not data")

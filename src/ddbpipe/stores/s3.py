@@ -1,0 +1,382 @@
+"""A store backed by an S3 bucket (or any S3-compatible server), and its error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+)
+
+from ddbpipe.errors import (
+    AccessDeniedError,
+    BucketNotFoundError,
+    ConfigError,
+    DdbpipeError,
+    NotFoundError,
+    ServiceError,
+    ThrottledError,
+    TransientError,
+)
+from ddbpipe.stores.base import DEFAULT_CHUNK_SIZE, Listing, ObjectInfo, Writer
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ListObjectsV2RequestTypeDef
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_PART_SIZE",
+    "MAX_PART_SIZE",
+    "MIN_PART_SIZE",
+    "S3Store",
+    "map_s3_error",
+]
+
+MIN_PART_SIZE = 5 << 20
+"""S3's smallest part of a multipart upload (every part but the last)."""
+
+MAX_PART_SIZE = 5 << 30
+"""S3's largest part of a multipart upload."""
+
+DEFAULT_PART_SIZE = 8 << 20
+"""Bytes buffered by ``open_write`` before a part is sent."""
+
+DEFAULT_PAGE_SIZE = 1000
+"""Keys asked for per ListObjectsV2 page (S3's own maximum)."""
+
+_PARTS_PER_SIZE_STEP = 1000
+"""The part size doubles after this many parts, so that 10,000 parts hold any object."""
+
+_S3Error = (
+    ClientError | ConnectionError | HTTPClientError | IncompleteReadError | NoCredentialsError
+)
+_S3_ERRORS = (
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+)
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "NoSuchUpload", "404"})
+_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccountProblem",
+        "AllAccessDisabled",
+        "ExpiredToken",
+        "Forbidden",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "403",
+    }
+)
+_THROTTLED_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "503",
+    }
+)
+_TRANSIENT_CODES = frozenset({"InternalError", "RequestTimeout", "RequestTimeoutException"})
+
+
+class S3Store:
+    """The Store protocol over the keys under ``prefix`` in an S3 bucket.
+
+    The boto3 S3 client is passed in and shared with every ``child`` store.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        prefix: str = "",
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if not bucket:
+            raise ConfigError("an S3 store needs a bucket name")
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ConfigError(
+                f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes, "
+                f"got {part_size}"
+            )
+        if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
+            raise ConfigError(f"page_size must be between 1 and 1000, got {page_size}")
+        self._client = client
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._part_size = part_size
+        self._page_size = page_size
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r})"
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 S3 client this store calls."""
+        return self._client
+
+    @property
+    def bucket(self) -> str:
+        """The bucket name."""
+        return self._bucket
+
+    @property
+    def prefix(self) -> str:
+        """The root's key prefix, without leading or trailing ``/``."""
+        return self._prefix
+
+    @property
+    def url(self) -> str:
+        """``s3://bucket/prefix``, or ``s3://bucket`` at the top of the bucket."""
+        return self._url(self._prefix)
+
+    def url_for(self, key: str) -> str:
+        """``s3://bucket/prefix/key``."""
+        return self._url(self._key(key))
+
+    def child(self, prefix: str) -> S3Store:
+        """A store rooted at ``prefix`` under this one, sharing the client."""
+        return S3Store(
+            self._client,
+            self._bucket,
+            self._key(prefix),
+            part_size=self._part_size,
+            page_size=self._page_size,
+        )
+
+    def list_dir(self, prefix: str = "") -> Listing:
+        """Objects (with sizes) and subfolder names directly under ``prefix``, sorted.
+
+        Raises ``NotFoundError`` when no key at all starts with a non-empty folder
+        prefix, and ``BucketNotFoundError`` when the bucket does not exist.
+        """
+        folder = self._key(prefix)
+        folder_key = f"{folder}/" if folder else ""
+        root = f"{self._prefix}/" if self._prefix else ""
+        files: list[ObjectInfo] = []
+        folders: list[str] = []
+        marker = False
+        token: str | None = None
+        with self._translated("s3:ListBucket", self._url(folder_key)):
+            while True:
+                request: ListObjectsV2RequestTypeDef = {
+                    "Bucket": self._bucket,
+                    "Prefix": folder_key,
+                    "Delimiter": "/",
+                    "MaxKeys": self._page_size,
+                }
+                if token:
+                    request["ContinuationToken"] = token
+                page = self._client.list_objects_v2(**request)
+                for obj in page.get("Contents", []):
+                    if obj["Key"] == folder_key:
+                        marker = True
+                    else:
+                        files.append(ObjectInfo(obj["Key"][len(root) :], obj["Size"]))
+                for common in page.get("CommonPrefixes", []):
+                    folders.append(common["Prefix"][len(folder_key) :].rstrip("/"))
+                token = page.get("NextContinuationToken")
+                if not page.get("IsTruncated") or not token:
+                    break
+        if folder and not (files or folders or marker):
+            raise NotFoundError(f"folder not found: {self._url(folder_key)}")
+        files.sort(key=lambda info: info.key)
+        folders.sort()
+        return Listing(files=files, folders=folders)
+
+    def exists(self, key: str) -> bool:
+        """Whether the object ``key`` exists (HeadObject)."""
+        try:
+            with self._translated("s3:GetObject", self.url_for(key)):
+                self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+        except BucketNotFoundError:
+            raise
+        except NotFoundError:
+            return False
+        return True
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of the object ``key``."""
+        with self._translated("s3:GetObject", self.url_for(key)):
+            body = self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"]
+            try:
+                return body.read()
+            finally:
+                body.close()
+
+    def iter_chunks(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+        """Stream the object ``key`` in chunks of at most ``chunk_size`` bytes.
+
+        ``NotFoundError`` is raised when iteration starts if the object is missing.
+        """
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        with self._translated("s3:GetObject", self.url_for(key)):
+            body = self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write the object ``key`` with one PutObject (atomic in S3)."""
+        with self._translated("s3:PutObject", self.url_for(key)):
+            self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[Writer]:
+        """Stream a new object into ``key``; it appears only if the block ends without error.
+
+        Up to one part of bytes is held in memory. Objects no larger than a part are
+        sent with one PutObject, larger ones as a multipart upload, which is aborted
+        if the block raises.
+        """
+        writer = _ObjectWriter(self, key)
+        try:
+            yield writer
+            writer.finish()
+        except BaseException as exc:
+            writer.abort(exc)
+            raise
+
+    def delete(self, key: str) -> None:
+        """Remove the object ``key``; removing a missing object is not an error."""
+        with self._translated("s3:DeleteObject", self.url_for(key)):
+            self._client.delete_object(Bucket=self._bucket, Key=self._key(key))
+
+    def _key(self, key: str) -> str:
+        key = key.strip("/")
+        if not self._prefix:
+            return key
+        return f"{self._prefix}/{key}" if key else self._prefix
+
+    def _url(self, full_key: str) -> str:
+        return f"s3://{self._bucket}/{full_key}" if full_key else f"s3://{self._bucket}"
+
+    @contextmanager
+    def _translated(self, action: str, url: str) -> Iterator[None]:
+        try:
+            yield
+        except _S3_ERRORS as exc:
+            raise map_s3_error(exc, action=action, bucket=self._bucket, url=url) from exc
+
+
+class _ObjectWriter:
+    """The ``Writer`` of ``S3Store.open_write``: buffers one part at a time."""
+
+    def __init__(self, store: S3Store, key: str) -> None:
+        self._store = store
+        self._client = store.client
+        self._bucket = store.bucket
+        self._key = store._key(key)
+        self._url = store.url_for(key)
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[CompletedPartTypeDef] = []
+
+    def write(self, data: bytes, /) -> int:
+        view = memoryview(data).cast("B")
+        while view:
+            limit = self._part_limit()
+            if len(self._buffer) >= limit:
+                self._send_part()
+                limit = self._part_limit()
+            taken = limit - len(self._buffer)
+            self._buffer += view[:taken]
+            view = view[taken:]
+        return len(data)
+
+    def finish(self) -> None:
+        """Make the object visible: one PutObject, or the last part and completion."""
+        if self._upload_id is None:
+            with self._store._translated("s3:PutObject", self._url):
+                self._client.put_object(
+                    Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer)
+                )
+            return
+        if self._buffer:
+            self._send_part()
+        with self._store._translated("s3:PutObject", self._url):
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+
+    def abort(self, cause: BaseException) -> None:
+        """Abort the multipart upload, if one started; a failure is noted on ``cause``."""
+        if self._upload_id is None:
+            return
+        try:
+            with self._store._translated("s3:AbortMultipartUpload", self._url):
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+                )
+        except DdbpipeError as exc:
+            cause.add_note(f"aborting multipart upload {self._upload_id} failed: {exc}")
+
+    def _part_limit(self) -> int:
+        step = len(self._parts) // _PARTS_PER_SIZE_STEP
+        return min(self._store._part_size << step, MAX_PART_SIZE)
+
+    def _send_part(self) -> None:
+        with self._store._translated("s3:PutObject", self._url):
+            if self._upload_id is None:
+                self._upload_id = self._client.create_multipart_upload(
+                    Bucket=self._bucket, Key=self._key
+                )["UploadId"]
+            number = len(self._parts) + 1
+            response = self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=bytes(self._buffer),
+            )
+        self._parts.append({"ETag": response["ETag"], "PartNumber": number})
+        self._buffer = bytearray()
+
+
+def map_s3_error(exc: _S3Error, *, action: str, bucket: str, url: str) -> DdbpipeError:
+    """The ddbpipe error for a botocore error raised while doing ``action`` on ``url``.
+
+    ``action`` is the IAM action name (``s3:GetObject``); ``bucket`` is named when
+    the bucket is missing.
+    """
+    if isinstance(exc, NoCredentialsError):
+        return ConfigError(f"no AWS credentials found to reach {url}")
+    if not isinstance(exc, ClientError):
+        return TransientError(f"S3 {action} on {url} failed: {exc}")
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = error.get("Code") or str(status)
+    message = error.get("Message") or code
+    if code == "NoSuchBucket":
+        return BucketNotFoundError(bucket)
+    if code in _NOT_FOUND_CODES or status == 404:
+        return NotFoundError(f"not found: {url} ({code})")
+    if code in _DENIED_CODES or status == 403:
+        return AccessDeniedError(action, url, f"{code}: {message}")
+    if code in _THROTTLED_CODES or status in (429, 503):
+        return ThrottledError(f"S3 throttled {action} on {url}: {code}: {message}")
+    if code in _TRANSIENT_CODES or status >= 500:
+        return TransientError(f"S3 {action} on {url} failed: {code}: {message}")
+    return ServiceError("S3", code, f"{message} ({action} on {url})")
