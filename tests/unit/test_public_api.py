@@ -1,0 +1,19 @@
+"""The public API is exactly ``ddbpipe.__all__``."""
+
+from __future__ import annotations
+
+import ddbpipe
+
+
+def test_public_api_is_exactly_all() -> None:
+    public = {name for name in vars(ddbpipe) if not name.startswith("_")}
+    # Subpackages become attributes when imported; they are not API.
+    modules = {"errors", "stores", "transfer", "formats", "items", "dynamo", "cli"}
+    assert public - modules == set(ddbpipe.__all__) - {"__version__"}
+    assert ddbpipe.__version__.count(".") == 2
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in ddbpipe.__all__:
+        if name != "__version__":
+            assert getattr(ddbpipe, name).__doc__, name
