@@ -1,11 +1,11 @@
-"""Where the shared sample backups lie."""
+"""Where the sample backups used by the tests lie (tests/data)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-DATAPIPELINE = SAMPLES / "datapipeline"
+DATA = Path(__file__).resolve().parents[1] / "data"
+DATAPIPELINE = DATA / "datapipeline"
 V1_EXPORT = DATAPIPELINE / "synthetic-v1-export" / "2019-06-01-00-00-00"
 V1_EMPTY = DATAPIPELINE / "synthetic-v1-export-empty-table" / "2019-06-02-00-00-00"
 V1_DATA_FILES = sorted(

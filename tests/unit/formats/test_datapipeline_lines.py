@@ -13,8 +13,10 @@ from ddbpipe.errors import DataError, ItemError
 from ddbpipe.formats.datapipeline import (
     LineStats,
     decode_line,
+    decode_manifest,
     encode_item,
     encode_items,
+    encode_manifest,
     iter_lines,
     read_items,
 )
@@ -217,3 +219,20 @@ def test_streamed_files_round_trip(items: list[dict[str, Any]], chunk: int) -> N
     assert b"\n\n" not in data
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     assert [i for _, i in read_items(chunks, source="f")] == items
+
+
+def test_every_sample_file_is_read() -> None:
+    read = 0
+    for path in sorted(DATAPIPELINE.rglob("*")):
+        if path.is_dir() or path.name == "README.md":
+            continue
+        data = path.read_bytes()
+        if path.name == "_SUCCESS":
+            assert data == b""
+        elif path.name == "manifest":
+            assert encode_manifest(decode_manifest(data).urls) == data
+        else:
+            items = [i for _, i in read_items([data], source=str(path))]
+            assert len(items) == data.count(b"\n") > 0
+        read += 1
+    assert read == 9  # 3 loose files; 2 data files, 2 manifests, 2 _SUCCESS in the folders
