@@ -55,7 +55,12 @@ __all__ = [
 
 
 class DdbpipeError(Exception):
-    """Root of every error ddbpipe raises on purpose."""
+    """Root of every error ddbpipe raises on purpose.
+
+    ``hint`` (when set) tells the user what to do next, such as how to resume.
+    """
+
+    hint: str | None = None
 
 
 class ConfigError(DdbpipeError):
@@ -182,4 +187,5 @@ class PausedError(JobSignal):
 
     def __init__(self, message: str, resume_hint: str) -> None:
         self.resume_hint = resume_hint
+        self.hint = resume_hint
         super().__init__(message)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ddbpipe import __version__
+from ddbpipe._version import __version__
 from ddbpipe.cli.demo import demo_command
+from ddbpipe.cli.export import export_command
 from ddbpipe.cli.inspect import inspect_command
 
 __all__ = ["cli", "main"]
@@ -20,6 +21,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(inspect_command)
 cli.add_command(demo_command)
+cli.add_command(export_command)
 
 
 def main() -> None:

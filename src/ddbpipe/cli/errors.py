@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ddbpipe.errors import (
     AccessDeniedError,
@@ -72,7 +73,9 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
         except DdbpipeError as exc:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {render(exc)}", soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(render(exc))}", soft_wrap=True)
+            if exc.hint:
+                err_console.print(exc.hint, soft_wrap=True, markup=False)
             sys.exit(exit_code_for(exc))
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/]")

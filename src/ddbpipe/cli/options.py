@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.stores import StoreConfig
 
-__all__ = ["store_config", "store_options"]
+__all__ = [
+    "connection_flags",
+    "connection_options",
+    "dynamo_config",
+    "s3_config",
+    "store_config",
+    "store_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,3 +42,52 @@ def store_options(command: F) -> F:
 def store_config(region: str | None, profile: str | None, endpoint_url: str | None) -> StoreConfig:
     """The ``StoreConfig`` those options describe."""
     return StoreConfig(region=region, profile=profile, endpoint_url=endpoint_url)
+
+
+def connection_options(command: F) -> F:
+    """Where the table and the files live: region, profile, endpoints."""
+    for option in reversed(
+        [
+            click.option("--region", help="AWS region of the table (default: from the profile)."),
+            click.option("--profile", help="AWS profile to take credentials and region from."),
+            click.option(
+                "--endpoint-url", help="DynamoDB endpoint (a local or compatible server)."
+            ),
+            click.option("--s3-region", help="Region of the bucket, when not the table's."),
+            click.option("--s3-endpoint-url", help="S3 endpoint of an S3-compatible store."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def dynamo_config(
+    region: str | None, profile: str | None, endpoint_url: str | None
+) -> DynamoConfig:
+    """The ``DynamoConfig`` of the connection options."""
+    return DynamoConfig(region=region, profile=profile, endpoint_url=endpoint_url)
+
+
+def s3_config(
+    region: str | None, profile: str | None, s3_region: str | None, s3_endpoint_url: str | None
+) -> StoreConfig:
+    """The ``StoreConfig`` of the connection options: the table's region unless told."""
+    return StoreConfig(region=s3_region or region, profile=profile, endpoint_url=s3_endpoint_url)
+
+
+def connection_flags(
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    s3_region: str | None,
+    s3_endpoint_url: str | None,
+) -> str:
+    """The connection options as command-line flags, for hints that show a command."""
+    pairs = [
+        ("--region", region),
+        ("--profile", profile),
+        ("--endpoint-url", endpoint_url),
+        ("--s3-region", s3_region),
+        ("--s3-endpoint-url", s3_endpoint_url),
+    ]
+    return "".join(f" {flag} {shlex.quote(value)}" for flag, value in pairs if value)

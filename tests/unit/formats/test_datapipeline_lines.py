@@ -17,6 +17,7 @@ from ddbpipe.formats.datapipeline import (
     encode_item,
     encode_items,
     encode_manifest,
+    encode_page,
     iter_lines,
     read_items,
 )
@@ -236,3 +237,23 @@ def test_every_sample_file_is_read() -> None:
             assert len(items) == data.count(b"\n") > 0
         read += 1
     assert read == 9  # 3 loose files; 2 data files, 2 manifests, 2 _SUCCESS in the folders
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ITEMS, max_size=12))
+def test_page_encoding_equals_item_encoding(items: list[dict[str, Any]]) -> None:
+    assert encode_page(items) == encode_items(items)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"s": {"S": 'a,null,b},"",{c'}}, {"t": {"SS": ["", ",null,", '},"",{']}}],
+        [{"M": {"S": "attribute named M"}}, {"k": {"M": {"S": {"S": "attribute named S"}}}}],
+        [{"k": {"M": {"M": {"M": {}}}}}, {"NULL": {"NULL": True}, "BOOL": {"BOOL": False}}],
+        [{"x": {"S": '{"S":"not a type key'}}, {"\u2028": {"S": "\u2029"}}],
+    ],
+)
+def test_page_encoding_of_tricky_pages(items: list[dict[str, Any]]) -> None:
+    assert encode_page(items) == encode_items(items)
+    assert [decode_line(line) for line in encode_page(items).splitlines()] == items

@@ -10,6 +10,7 @@ from ddbpipe.formats.datapipeline.lines import (
     decode_line,
     encode_item,
     encode_items,
+    encode_page,
     iter_lines,
     read_items,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "encode_item",
     "encode_items",
     "encode_manifest",
+    "encode_page",
     "is_data_file_name",
     "iter_lines",
     "manifest_file_names",

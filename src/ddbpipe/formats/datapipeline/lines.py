@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "decode_line",
     "encode_item",
     "encode_items",
+    "encode_page",
     "iter_lines",
     "read_items",
 ]
@@ -93,6 +95,47 @@ def encode_item(item: Item) -> bytes:
 def encode_items(items: Iterable[Item]) -> bytes:
     """Many items as consecutive Data Pipeline lines."""
     return b"".join(encode_item(item) for item in items)
+
+
+# In orjson's output of wire-form items, a type key is the only key of its object, so
+# ``{"S":"`` can only be a type key: an attribute's value is always an object, never a
+# string, list or boolean. Only ``{"M":{`` is ambiguous: it is also how an attribute
+# named "M" looks when it is the first of its map. Pages that might hold one take the
+# per-item path.
+_PAGE_RENAMES = (
+    (b'{"S":"', b'{"s":"'),
+    (b'{"N":"', b'{"n":"'),
+    (b'{"B":"', b'{"b":"'),
+    (b'{"SS":[', b'{"sS":['),
+    (b'{"NS":[', b'{"nS":['),
+    (b'{"BS":[', b'{"bS":['),
+    (b'{"L":[', b'{"l":['),
+    (b'{"M":{', b'{"m":{'),
+    (b'{"NULL":true}', b'{"nULLValue":true}'),
+    (b'{"BOOL":', b'{"bOOL":'),
+)
+_MAYBE_ATTRIBUTE_M = re.compile(rb'\{"M":\{"(?:S|N|B|SS|NS|BS|M|L|NULL|BOOL)":')
+
+
+def encode_page(items: list[Item]) -> bytes:
+    """Items as consecutive Data Pipeline lines: the bytes of ``encode_items``, made faster.
+
+    One orjson call serialises the whole page with an empty string between items; the
+    bytes ``},"",{`` it gives cannot occur inside items (a quote inside a string is
+    escaped, and no list holds both objects and strings), so they mark where lines end.
+    Type keys are then renamed in the bytes.
+    """
+    if not items:
+        return b""
+    spaced: list[Item | str] = [""] * (2 * len(items) - 1)
+    spaced[::2] = items
+    body = orjson.dumps(spaced)
+    if _MAYBE_ATTRIBUTE_M.search(body):
+        return encode_items(items)
+    body = body[1:-1].replace(b'},"",{', b"}\n{")
+    for wire, line in _PAGE_RENAMES:
+        body = body.replace(wire, line)
+    return _escape_separators(body) + b"\n"
 
 
 # ---------------------------------------------------------------------------- reader

@@ -1,0 +1,97 @@
+"""A token bucket of capacity units, shared by every worker process of a job.
+
+Tokens refill at ``rate`` units per second up to ``burst``. A request takes what it
+expects to use before it is sent and settles the difference when DynamoDB reports
+the ``ConsumedCapacity`` it actually used; a request that used more than it took
+leaves the bucket in deficit, and the next takers wait until it has refilled.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BucketState", "TokenBucket"]
+
+_TOKENS, _UPDATED, _RATE, _BURST = range(4)
+
+
+class BucketState:
+    """The bucket's numbers in shared memory, so that processes can share one bucket.
+
+    Create it in the parent and hand it to workers when they start.
+    """
+
+    def __init__(self, rate: float, burst: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.values: Any = context.RawArray("d", 4)
+        self.lock: Any = context.Lock()
+        self.reset(rate, burst, now=None)
+
+    def reset(self, rate: float, burst: float, now: float | None) -> None:
+        """Start again at ``rate`` with a full bucket (``now`` None: refill on first use)."""
+        with self.lock:
+            self.values[_RATE] = rate
+            self.values[_BURST] = burst
+            self.values[_TOKENS] = burst
+            self.values[_UPDATED] = -1.0 if now is None else now
+
+
+class TokenBucket:
+    """Take and settle capacity units; ``clock`` and ``sleep`` are injected for tests."""
+
+    def __init__(
+        self,
+        state: BucketState,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.sleep = sleep
+
+    @property
+    def rate(self) -> float:
+        """Units added per second."""
+        return float(self.state.values[_RATE])
+
+    @property
+    def burst(self) -> float:
+        """Most units the bucket holds."""
+        return float(self.state.values[_BURST])
+
+    def _refill(self, now: float) -> float:
+        values = self.state.values
+        if values[_UPDATED] < 0:
+            values[_UPDATED] = now
+        elapsed = max(0.0, now - values[_UPDATED])
+        values[_TOKENS] = min(values[_BURST], values[_TOKENS] + elapsed * values[_RATE])
+        values[_UPDATED] = now
+        return float(values[_TOKENS])
+
+    def available(self) -> float:
+        """Units in the bucket now (negative when in deficit)."""
+        with self.state.lock:
+            return self._refill(self.clock())
+
+    def take(self, wanted: float) -> float:
+        """Wait until ``wanted`` units (at most ``burst``) are there, take them, return them."""
+        while True:
+            with self.state.lock:
+                tokens = self._refill(self.clock())
+                wanted = min(wanted, self.burst)
+                if tokens >= wanted:
+                    self.state.values[_TOKENS] = tokens - wanted
+                    return wanted
+                wait = (wanted - tokens) / self.rate
+            self.sleep(min(wait, 1.0))
+
+    def settle(self, taken: float, used: float) -> None:
+        """Give back ``taken - used`` units (or take more, when ``used`` is larger)."""
+        with self.state.lock:
+            self._refill(self.clock())
+            tokens = self.state.values[_TOKENS] + taken - used
+            self.state.values[_TOKENS] = min(self.burst, tokens)
