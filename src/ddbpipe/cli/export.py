@@ -19,6 +19,7 @@ from ddbpipe.transfer.export import (
     export_tables,
     resume_export,
 )
+from ddbpipe.transfer.folder_writer import MAX_ITEMS_PER_FILE
 
 __all__ = ["export_command"]
 
@@ -41,6 +42,13 @@ __all__ = ["export_command"]
 )
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option(
+    "--items-per-file",
+    type=int,
+    default=MAX_ITEMS_PER_FILE,
+    show_default=True,
+    help="Most items in one data file (more, smaller files import with more parallelism).",
+)
+@click.option(
     "--consistent-read", is_flag=True, help="Strongly consistent reads (twice the capacity)."
 )
 @click.option(
@@ -58,6 +66,7 @@ def export_command(
     max_rcu: float | None,
     segments: int | None,
     workers: int | None,
+    items_per_file: int,
     consistent_read: bool,
     resume: str | None,
 ) -> None:
@@ -72,6 +81,7 @@ def export_command(
         workers=workers,
         consistent_read=consistent_read,
         max_rcu=max_rcu,
+        max_items_per_file=items_per_file,
         dynamo=dynamo_config(region, profile, endpoint_url),
         store=s3_config(region, profile, s3_region, s3_endpoint_url),
     )

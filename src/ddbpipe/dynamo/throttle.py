@@ -16,6 +16,8 @@ from typing import Any
 __all__ = ["BucketState", "TokenBucket"]
 
 _TOKENS, _UPDATED, _RATE, _BURST = range(4)
+_TOLERANCE = 1e-6  # refills are floating-point sums: never wait for a rounding error
+_MIN_SLEEP = 0.001
 
 
 class BucketState:
@@ -83,11 +85,11 @@ class TokenBucket:
             with self.state.lock:
                 tokens = self._refill(self.clock())
                 wanted = min(wanted, self.burst)
-                if tokens >= wanted:
+                if tokens >= wanted - _TOLERANCE:
                     self.state.values[_TOKENS] = tokens - wanted
                     return wanted
                 wait = (wanted - tokens) / self.rate
-            self.sleep(min(wait, 1.0))
+            self.sleep(min(max(wait, _MIN_SLEEP), 1.0))
 
     def settle(self, taken: float, used: float) -> None:
         """Give back ``taken - used`` units (or take more, when ``used`` is larger)."""

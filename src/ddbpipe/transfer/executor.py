@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +26,7 @@ __all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
 T = TypeVar("T")
 R = TypeVar("R")
 _POLL_SECONDS = 0.1
+_STOP_GRACE_SECONDS = 5.0
 
 
 class Executor(Protocol):
@@ -100,6 +102,9 @@ class ProcessExecutor:
                     on_result(future.result())
             _drain(events, on_event)
         except BrokenProcessPool as exc:
+            # A worker killed while holding a shared lock would leave the others waiting
+            # forever, so they are stopped rather than waited for.
+            _stop(pool)
             _drain(events, on_event)
             raise FatalError(f"a worker process died ({exc})") from exc
         except BaseException:
@@ -127,10 +132,12 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     for process in processes.values():
         if process.is_alive():
             process.terminate()
+    deadline = time.monotonic() + _STOP_GRACE_SECONDS
     for process in processes.values():
-        process.join(timeout=10)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.kill()
+            process.join()
 
 
 def make_executor(bucket_state: BucketState, workers: int) -> Executor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,15 @@ __all__ = ["WorkerContext", "current_context", "init_worker"]
 class WorkerContext:
     """Per-process state of a worker; tasks get it instead of reading globals."""
 
-    def __init__(self, bucket_state: BucketState, emit: Callable[[object], None]) -> None:
-        self.bucket = TokenBucket(bucket_state)
+    def __init__(
+        self,
+        bucket_state: BucketState,
+        emit: Callable[[object], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.bucket = TokenBucket(bucket_state, clock=clock, sleep=sleep)
         self.emit = emit
         self._clients: dict[DynamoConfig, DynamoClient] = {}
         self._stores: dict[tuple[str, StoreConfig], Store] = {}
