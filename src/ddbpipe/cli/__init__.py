@@ -7,6 +7,7 @@ import click
 from ddbpipe._version import __version__
 from ddbpipe.cli.demo import demo_command
 from ddbpipe.cli.export import export_command
+from ddbpipe.cli.import_ import import_command
 from ddbpipe.cli.inspect import inspect_command
 
 __all__ = ["cli", "main"]
@@ -22,6 +23,7 @@ def cli(debug: bool) -> None:
 cli.add_command(inspect_command)
 cli.add_command(demo_command)
 cli.add_command(export_command)
+cli.add_command(import_command)
 
 
 def main() -> None:

@@ -11,7 +11,14 @@ from ddbpipe.dynamo.client import DynamoClient
 from ddbpipe.errors import FatalError
 from ddbpipe.items import KeyAttribute, KeySchema, KeyType
 
-__all__ = ["TableInfo", "create_table", "describe_table", "wait_for_table"]
+__all__ = [
+    "TableInfo",
+    "create_table",
+    "create_table_like",
+    "describe_table",
+    "table_info",
+    "wait_for_table",
+]
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,47 @@ def create_table(
             "WriteCapacityUnits": write_capacity,
         }
     params.update(extra or {})
+    client.call("CreateTable", params, resource=table)
+    return wait_for_table(client, table)
+
+
+def _index_spec(index: dict[str, Any], provisioned: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        k: index[k] for k in ("IndexName", "KeySchema", "Projection") if k in index
+    }
+    throughput = index.get("ProvisionedThroughput") or {}
+    if provisioned and throughput.get("ReadCapacityUnits"):
+        spec["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": throughput["ReadCapacityUnits"],
+            "WriteCapacityUnits": throughput["WriteCapacityUnits"],
+        }
+    return spec
+
+
+def create_table_like(client: DynamoClient, table: str, description: dict[str, Any]) -> TableInfo:
+    """Create ``table`` with the keys, indexes and billing mode of a DescribeTable
+    ``description`` (as kept in a backup's ``_table.json``), and wait until it is active."""
+    billing = description.get("BillingMode") or (
+        (description.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+    )
+    provisioned = billing == "PROVISIONED"
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeySchema": description["KeySchema"],
+        "AttributeDefinitions": description["AttributeDefinitions"],
+        "BillingMode": billing,
+    }
+    if provisioned:
+        throughput = description.get("ProvisionedThroughput") or {}
+        params["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": max(1, int(throughput.get("ReadCapacityUnits") or 1)),
+            "WriteCapacityUnits": max(1, int(throughput.get("WriteCapacityUnits") or 1)),
+        }
+    for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if description.get(kind):
+            params[kind] = [
+                _index_spec(i, provisioned and kind[0] == "G") for i in description[kind]
+            ]
     client.call("CreateTable", params, resource=table)
     return wait_for_table(client, table)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -77,7 +78,7 @@ class ProcessExecutor:
         on_event: Callable[[object], None],
         on_result: Callable[[Any], None],
     ) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = _process_context()
         events: Any = context.Queue()
         pool = ProcessPoolExecutor(
             self.workers,
@@ -114,6 +115,14 @@ class ProcessExecutor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             events.close()
+
+
+def _process_context() -> Any:
+    """Fork when this process has no other thread (workers then start at once, with
+    everything already imported); otherwise forkserver, which is safe with threads."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
 
 
 def _drain(events: Any, on_event: Callable[[object], None]) -> None:

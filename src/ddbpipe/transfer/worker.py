@@ -26,6 +26,7 @@ class WorkerContext:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.bucket = TokenBucket(bucket_state, clock=clock, sleep=sleep)
+        self.sleep = sleep
         self.emit = emit
         self._clients: dict[DynamoConfig, DynamoClient] = {}
         self._stores: dict[tuple[str, StoreConfig], Store] = {}
