@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from ddbpipe.transfer.backup import open_backup
+from tests.support.processes import worker_pids
 from tests.support.servers import Endpoint
 from tests.support.tables import every_type_item, make_table
 
@@ -94,16 +95,6 @@ def resume(endpoint: Endpoint, folder: Path) -> subprocess.CompletedProcess[str]
 def exported_keys(folder: Path) -> list[str]:
     backup = open_backup(str(folder))
     return [item["pk"]["S"] for f in backup.files for _, item in backup.iter_items(f)]
-
-
-def worker_pids(parent: int) -> list[int]:
-    """Worker processes of ``parent`` (not multiprocessing's resource tracker)."""
-    pids = []
-    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"spawn_main" in cmdline:
-            pids.append(int(child))
-    return pids
 
 
 def test_ctrl_c_then_resume(dynalite: Endpoint, unique_name: str, tmp_path: Path) -> None:

@@ -20,7 +20,13 @@ from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, write_batch
 from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.dynamo.throttle import TokenBucket
-from ddbpipe.errors import DataError, ItemError, RetriableError, RetriesExhaustedError
+from ddbpipe.errors import (
+    DataError,
+    DdbpipeError,
+    ItemError,
+    RetriableError,
+    RetriesExhaustedError,
+)
 from ddbpipe.formats.datapipeline import LineStats, decode_line, iter_lines
 from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_key, item_size, key_of
 from ddbpipe.stores import StoreConfig
@@ -184,7 +190,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     read = skipped = sent = 0
     reported_items = 0
     reported_consumed = 0.0
-    last = task.start_line
+    last = written_through = task.start_line
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -204,6 +210,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                 continue
             read += 1
             if batches.add(item, size):
+                written_through = number
                 sent += 1
                 if sent % _PROGRESS_EVERY == 0:
                     context.emit(
@@ -216,6 +223,17 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                     )
                     reported_items, reported_consumed = batches.processed, batches.consumed
         batches.flush()
+    except DdbpipeError:
+        # Say how far the file is written, so that a resume starts there.
+        context.emit(
+            FileProgress(
+                task.key,
+                written_through,
+                batches.processed - reported_items,
+                batches.consumed - reported_consumed,
+            )
+        )
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
