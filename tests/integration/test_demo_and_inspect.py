@@ -22,12 +22,13 @@ def test_demo_writes_and_reads_back_both_backups(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("identical") == 2
+    assert result.stdout.count("identical") == 3
     assert "s3://ddbpipe-demo/backups/" in result.stdout
     [run] = list(tmp_path.iterdir())
     names = {p.name for p in run.iterdir()}
-    assert {"_SUCCESS", "manifest"} < names
-    assert len(names) == 3
+    assert {"_SUCCESS", "manifest", "_table.json"} < names
+    assert len(names) == 4  # and one data file
+    assert "table ddbpipe-demo-restored" in result.stdout
     verify = CliRunner().invoke(cli, ["inspect", "--verify", str(run)])
     assert verify.exit_code == 0, verify.output
     assert "120 items" in verify.stdout

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -16,18 +16,20 @@ from rich.console import Console
 from rich.table import Table
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.dynamo.client import DynamoClient
+from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, scan_page, write_batch
 from ddbpipe.dynamo.table import create_table
 from ddbpipe.errors import ConfigError, FatalError
 from ddbpipe.items import Item, KeyAttribute, KeySchema, key_of, validate_item
 from ddbpipe.stores import Store, StoreConfig, open_store
 from ddbpipe.transfer.backup import open_backup
-from ddbpipe.transfer.folder_writer import FolderWriter
+from ddbpipe.transfer.export import ExportConfig, export_table
+from ddbpipe.transfer.imports import ImportConfig, import_table
 
 __all__ = ["demo_command", "sample_items"]
 
 DEMO_TABLE = "ddbpipe-demo"
+DEMO_RESTORED = "ddbpipe-demo-restored"
 DEMO_BUCKET = "ddbpipe-demo"
 DEMO_REGION = "us-east-1"
 DEMO_KEYS = KeySchema(KeyAttribute("pk", "S"), KeyAttribute("sk", "N"))
@@ -79,10 +81,21 @@ def embedded_aws() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # The emulator takes any credentials; these keep the user's own out of the demo.
+    fake = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}
+    saved = {name: os.environ.get(name) for name in (*fake, "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+    os.environ.update(fake)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
     try:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _put_all(client: DynamoClient, items: list[Item]) -> int:
@@ -98,11 +111,11 @@ def _put_all(client: DynamoClient, items: list[Item]) -> int:
     return len(items)
 
 
-def _scan_all(client: DynamoClient) -> list[Item]:
+def _scan_all(client: DynamoClient, table: str) -> list[Item]:
     items: list[Item] = []
     start: Item | None = None
     while True:
-        page = scan_page(client, DEMO_TABLE, start_key=start)
+        page = scan_page(client, table, start_key=start)
         items.extend(page.items)
         start = page.last_key
         if not start:
@@ -130,10 +143,9 @@ def _same_items(expected: list[Item], got: list[Item]) -> bool:
 )
 @handle_errors
 def demo_command(count: int, output: Path) -> None:
-    """Back up a sample table from an embedded DynamoDB to S3 and a folder, then read it back."""
+    """Export a sample table from an embedded DynamoDB to S3 and a folder, then restore it."""
     console = Console(highlight=False)
     started = time.monotonic()
-    run = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S")
     with embedded_aws() as endpoint:
         console.print(f"embedded DynamoDB + S3 emulator at {endpoint}")
         session = boto3.Session(
@@ -146,35 +158,40 @@ def demo_command(count: int, output: Path) -> None:
             validate_item(item, DEMO_KEYS)
         written = _put_all(client, items)
         console.print(f"created table {DEMO_TABLE!r} with {written:,} items of every DynamoDB type")
-        scanned = _scan_all(client)
         session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=DEMO_BUCKET)
-        targets = [
-            open_store(
-                f"s3://{DEMO_BUCKET}/backups/{DEMO_TABLE}/{run}",
-                StoreConfig(region=DEMO_REGION, endpoint_url=endpoint),
-                session=session,
-            ),
-            open_store(str((output / run).resolve())),
-        ]
-        table = Table(title="Data Pipeline backups written and read back")
+        dynamo = DynamoConfig(region=DEMO_REGION, endpoint_url=endpoint)
+        s3 = StoreConfig(region=DEMO_REGION, endpoint_url=endpoint)
+        table = Table(title="Data Pipeline backups: exported, then restored into a new table")
+        table.add_column("step")
         table.add_column("where", overflow="fold")
-        for column in ("files", "items", "bytes", "read back"):
-            table.add_column(column)
-        for store in targets:
-            writer = FolderWriter(store)
-            writer.write(scanned)
-            writer.finish()
-            back = _read_back(store)
-            same = _same_items(scanned, back)
-            table.add_row(
-                store.url,
-                str(len(writer.files)),
-                f"{sum(f.items for f in writer.files):,}",
-                f"{sum(f.bytes for f in writer.files):,}",
-                "[green]identical[/]" if same else "[red]DIFFERENT[/]",
+        table.add_column("items", justify="right")
+        table.add_column("check")
+        source_items = _scan_all(client, DEMO_TABLE)
+        backups = []
+        for destination, store in (
+            (f"s3://{DEMO_BUCKET}/backups/{DEMO_TABLE}", s3),
+            (str(output.resolve()), StoreConfig()),
+        ):
+            result = export_table(
+                DEMO_TABLE, destination, ExportConfig(workers=1, dynamo=dynamo, store=store)
             )
-            if not same:
-                raise FatalError(f"the backup at {store.url} does not read back as written")
+            same = _same_items(source_items, _read_back(open_store(result.folder, store)))
+            table.add_row("export", result.folder, f"{result.items:,}", _verdict(same))
+            backups.append((result.folder, store))
+        folder, store = backups[0]
+        restored = import_table(
+            folder,
+            DEMO_RESTORED,
+            ImportConfig(workers=1, create_table=True, dynamo=dynamo, source=store),
+        )
+        same = _same_items(source_items, _scan_all(client, DEMO_RESTORED))
+        table.add_row("import", f"table {DEMO_RESTORED}", f"{restored.written:,}", _verdict(same))
         console.print(table)
+        if not same:
+            raise FatalError(f"table {DEMO_RESTORED!r} does not hold the items of {DEMO_TABLE!r}")
     console.print(f"done in {time.monotonic() - started:.1f} s; look inside with:")
-    console.print(f"  ddbpipe inspect --verify {(output / run).resolve()}", soft_wrap=True)
+    console.print(f"  ddbpipe inspect --verify {backups[1][0]}", soft_wrap=True)
+
+
+def _verdict(same: bool) -> str:
+    return "[green]identical[/]" if same else "[red]DIFFERENT[/]"

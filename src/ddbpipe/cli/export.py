@@ -13,13 +13,13 @@ from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import ConfigError, DdbpipeError
 from ddbpipe.transfer.export import (
     DEFAULT_READ_RATIO,
+    MAX_ITEMS_PER_FILE,
     ExportConfig,
     ExportProgress,
     ExportResult,
     export_tables,
     resume_export,
 )
-from ddbpipe.transfer.folder_writer import MAX_ITEMS_PER_FILE
 
 __all__ = ["export_command"]
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -52,22 +53,24 @@ from ddbpipe.transfer.export_task import (
     SegmentTask,
     run_segment,
 )
-from ddbpipe.transfer.folder_writer import MAX_ITEMS_PER_FILE, manifest_url
 
 __all__ = [
     "DEFAULT_AVERAGE_ITEM_BYTES",
     "DEFAULT_ON_DEMAND_RCU",
     "DEFAULT_READ_RATIO",
+    "MAX_ITEMS_PER_FILE",
     "TABLE_SIDECAR_NAME",
     "ExportConfig",
     "ExportProgress",
     "ExportResult",
     "export_table",
     "export_tables",
+    "manifest_url",
     "resume_export",
 ]
 
 DEFAULT_READ_RATIO = 0.25
+MAX_ITEMS_PER_FILE = 100_000  # as the Data Pipeline exporter rolled its files
 # For on-demand tables without MaxReadRequestUnits: a new on-demand table serves about
 # 12,000 RCU at once (4 partitions); 10,000 leaves room for the table's own traffic,
 # and the read ratio then takes a share of that.
@@ -166,6 +169,12 @@ def _average_item_bytes(info: TableInfo) -> float:
     if info.item_count and info.size_bytes:
         return info.size_bytes / info.item_count
     return DEFAULT_AVERAGE_ITEM_BYTES
+
+
+def manifest_url(store: Store, key: str) -> str:
+    """The absolute URL a manifest lists for ``key``: ``s3://...`` or ``file://...``."""
+    url = store.url_for(key)
+    return url if "://" in url else Path(url).as_uri()
 
 
 def _folder_is_free(store: Store) -> None:
