@@ -21,6 +21,7 @@ __all__ = [
     "KEY_TYPES",
     "MAX_ITEM_SIZE",
     "MAX_NESTING",
+    "MAX_NUMBER_DIGITS",
     "MAX_PARTITION_KEY_BYTES",
     "MAX_SORT_KEY_BYTES",
     "AttributeValue",
@@ -50,7 +51,7 @@ MAX_NUMBER_DIGITS = 38
 MIN_NUMBER_EXPONENT = -130
 MAX_NUMBER_EXPONENT = 125
 
-_NUMBER = re.compile(r"([+-]?)(?:(\d+)\.?(\d*)|\.(\d+))(?:[eE]([+-]?\d+))?")
+_NUMBER = re.compile(r"([+-]?)(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
 
 
 def normalize_number(text: str) -> tuple[str, str, int]:

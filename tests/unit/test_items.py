@@ -55,6 +55,7 @@ def test_numbers_dynamodb_accepts(text: str) -> None:
         ("1 ", "not a number"),
         ("", "not a number"),
         ("1.2.3", "not a number"),
+        ("\u0661\u0662", "not a number"),
         ("123456789012345678901234567890123456789", "39 significant digits"),
         ("1e126", "too large"),
         ("1E-131", "too small"),

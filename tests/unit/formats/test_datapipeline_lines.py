@@ -257,3 +257,37 @@ def test_page_encoding_equals_item_encoding(items: list[dict[str, Any]]) -> None
 def test_page_encoding_of_tricky_pages(items: list[dict[str, Any]]) -> None:
     assert encode_page(items) == encode_items(items)
     assert [decode_line(line) for line in encode_page(items).splitlines()] == items
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b'{"sS":["a","a"]}', b'{"nS":["1","1.0"]}', b'{"bS":["AA==","AA"]}', b'{"SS":["x","x"]}'],
+)
+def test_sets_with_duplicates_are_refused(value: bytes) -> None:
+    with pytest.raises(ItemError, match="set has duplicate elements"):
+        decode_line(b'{"a":' + value + b"}")
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("0", True),
+        ("-12.50", True),
+        ("1" * 38, True),
+        ("1" * 39, False),
+        ("1e5", True),
+        (".5", True),
+        ("1.", True),
+        ("-", False),
+        ("١٢", False),
+        ("1.2.3", False),
+        ("+7", True),
+    ],
+)
+def test_numbers_on_the_fast_and_general_paths(text: str, ok: bool) -> None:
+    line = b'{"a":{"n":"' + text.encode() + b'"}}'
+    if ok:
+        assert decode_line(line) == {"a": {"N": text}}
+    else:
+        with pytest.raises(ItemError):
+            decode_line(line)

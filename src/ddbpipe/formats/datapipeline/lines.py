@@ -22,7 +22,14 @@ from typing import Any
 import orjson
 
 from ddbpipe.errors import DataError, ItemError
-from ddbpipe.items import MAX_NESTING, AttributeValue, Item, check_number
+from ddbpipe.items import (
+    MAX_NESTING,
+    MAX_NUMBER_DIGITS,
+    AttributeValue,
+    Item,
+    check_number,
+    normalize_number,
+)
 
 __all__ = [
     "LineStats",
@@ -174,6 +181,12 @@ def _binary_text(data: object) -> str:
     return binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
+def _unique(kind: str, elements: list[Any], identities: list[Any]) -> list[Any]:
+    if len(set(identities)) != len(identities):
+        raise ItemError(f"{kind} set has duplicate elements")
+    return elements
+
+
 def _string_list(kind: str, data: object) -> list[Any]:
     if not isinstance(data, list):
         raise ItemError(f"{kind} value must be a list, got {data!r:.40}")
@@ -183,6 +196,37 @@ def _string_list(kind: str, data: object) -> list[Any]:
 
 
 def _wire_value(value: object, depth: int) -> AttributeValue:
+    # Fast path for the spellings the exporter writes; anything else takes the general path.
+    if type(value) is dict and len(value) == 1:
+        ((key, data),) = value.items()
+        kind = type(data)
+        if key == "s" and kind is str:
+            return {"S": data}
+        if key == "n" and kind is str and _plain_number(data):
+            return {"N": data}
+        if key == "bOOL" and kind is bool:
+            return {"BOOL": data}
+        if (
+            key == "sS"
+            and kind is list
+            and data
+            and all(type(e) is str for e in data)
+            and len(set(data)) == len(data)
+        ):
+            return {"SS": data}
+    return _wire_value_general(value, depth)
+
+
+def _plain_number(text: str) -> bool:
+    """Whether ``text`` is a plain-notation number of at most 38 characters, which is
+    always within DynamoDB's digits and magnitude limits."""
+    if len(text) > MAX_NUMBER_DIGITS or not text.isascii():
+        return False
+    whole, _, fraction = (text[1:] if text[:1] == "-" else text).partition(".")
+    return whole.isdigit() and (fraction.isdigit() or (not fraction and "." not in text))
+
+
+def _wire_value_general(value: object, depth: int) -> AttributeValue:
     if not isinstance(value, dict):
         raise ItemError(f"attribute value must be an object like {{'s': ...}}, got {value!r:.40}")
     found: list[tuple[str, Any]] = []
@@ -211,11 +255,13 @@ def _wire_value(value: object, depth: int) -> AttributeValue:
         for element in _string_list("SS", data):
             if not isinstance(element, str):
                 raise ItemError(f"string set element must be a string, got {element!r:.40}")
-        return {"SS": data}
+        return {"SS": _unique("SS", data, data)}
     if kind == "NS":
-        return {"NS": [_number_text(n) for n in _string_list("NS", data)]}
+        numbers = [_number_text(n) for n in _string_list("NS", data)]
+        return {"NS": _unique("NS", numbers, [normalize_number(n) for n in numbers])}
     if kind == "BS":
-        return {"BS": [_binary_text(b) for b in _string_list("BS", data)]}
+        binaries = [_binary_text(b) for b in _string_list("BS", data)]
+        return {"BS": _unique("BS", binaries, binaries)}
     if kind == "BOOL":
         if isinstance(data, bool):
             return {"BOOL": data}
