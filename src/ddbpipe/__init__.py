@@ -1,9 +1,19 @@
 """ddbpipe: move DynamoDB tables to and from S3, in the Data Pipeline backup format."""
 
 from ddbpipe._version import __version__
+from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.errors import DdbpipeError
 from ddbpipe.stores import Store, StoreConfig, open_store
 from ddbpipe.transfer.backup import Backup, BackupFile, open_backup
+from ddbpipe.transfer.export import (
+    ExportConfig,
+    ExportProgress,
+    ExportResult,
+    export_table,
+    export_tables,
+    resume_export,
+)
+from ddbpipe.transfer.imports import ImportConfig, ImportProgress, ImportResult, import_table
 from ddbpipe.transfer.inspect import BackupReport, FileReport, inspect_backup
 
 __all__ = [
@@ -11,11 +21,22 @@ __all__ = [
     "BackupFile",
     "BackupReport",
     "DdbpipeError",
+    "DynamoConfig",
+    "ExportConfig",
+    "ExportProgress",
+    "ExportResult",
     "FileReport",
+    "ImportConfig",
+    "ImportProgress",
+    "ImportResult",
     "Store",
     "StoreConfig",
     "__version__",
+    "export_table",
+    "export_tables",
+    "import_table",
     "inspect_backup",
     "open_backup",
     "open_store",
+    "resume_export",
 ]
