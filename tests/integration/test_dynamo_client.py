@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import boto3
 import pytest
 
@@ -14,30 +12,9 @@ from ddbpipe.errors import ServiceError, TableNotFoundError
 from ddbpipe.items import KeyAttribute, KeySchema
 from tests.support.compare import canonical_set
 from tests.support.servers import Endpoint
+from tests.support.tables import client_for, every_type_item
 
 SCHEMA = KeySchema(KeyAttribute("pk", "S"))
-
-
-def every_type(n: int) -> dict[str, dict[str, object]]:
-    return {
-        "pk": {"S": f"item-{n:03d}"},
-        "s": {"S": "café 😀 \u2028 \x00"},
-        "empty": {"S": ""},
-        "n": {"N": "12345678901234567890123456789012345678"},
-        "small": {"N": "-0.000001"},
-        "b": {"B": base64.b64encode(bytes(range(256))).decode()},
-        "eb": {"B": ""},
-        "ss": {"SS": ["a", "b", ""]},
-        "ns": {"NS": ["1", "2.5", "-3"]},
-        "bs": {"BS": ["AA==", "/w=="]},
-        "m": {"M": {"inner": {"L": [{"NULL": True}, {"BOOL": True}, {"M": {}}, {"L": []}]}}},
-        "null": {"NULL": True},
-        "bool": {"BOOL": False},
-    }
-
-
-def client_for(endpoint: Endpoint) -> DynamoClient:
-    return DynamoClient(endpoint.boto3_session(), region=endpoint.region, endpoint_url=endpoint.url)
 
 
 def test_write_and_scan_every_type(dynamodb_endpoint: Endpoint, unique_name: str) -> None:
@@ -46,7 +23,7 @@ def test_write_and_scan_every_type(dynamodb_endpoint: Endpoint, unique_name: str
     info = create_table(client, table, SCHEMA)
     assert info.key_schema == SCHEMA
     assert info.on_demand
-    items = [every_type(n) for n in range(60)]
+    items = [every_type_item(n) for n in range(60)]
     for start in range(0, 60, 25):
         assert write_batch(client, table, items[start : start + 25]).unprocessed == []
     scanned: list[dict[str, object]] = []

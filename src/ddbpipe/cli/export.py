@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import connection_flags, connection_options, dynamo_config, s3_config
+from ddbpipe.cli.options import command_flags, connection_options, dynamo_config, s3_config
 from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import ConfigError, DdbpipeError
 from ddbpipe.transfer.export import (
@@ -85,7 +85,13 @@ def export_command(
         dynamo=dynamo_config(region, profile, endpoint_url),
         store=s3_config(region, profile, s3_region, s3_endpoint_url),
     )
-    flags = connection_flags(region, profile, endpoint_url, s3_region, s3_endpoint_url)
+    flags = command_flags(
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        s3_region=s3_region,
+        s3_endpoint_url=s3_endpoint_url,
+    )
     console = Console(highlight=False)
     try:
         results = _run(args, resume, config, console)

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import dynamo_config, store_config
+from ddbpipe.cli.options import command_flags, dynamo_config, store_config
 from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import DdbpipeError
 from ddbpipe.transfer.imports import (
@@ -105,16 +105,12 @@ def import_command(
         source=store_config(source_region or region, profile, source_endpoint_url),
     )
     console = Console(highlight=False)
-    flags = "".join(
-        f" {flag} {value}"
-        for flag, value in (
-            ("--region", region),
-            ("--profile", profile),
-            ("--endpoint-url", endpoint_url),
-            ("--source-region", source_region),
-            ("--source-endpoint-url", source_endpoint_url),
-        )
-        if value
+    flags = command_flags(
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        source_region=source_region,
+        source_endpoint_url=source_endpoint_url,
     )
     try:
         with progress_reporter(console, "import") as report:

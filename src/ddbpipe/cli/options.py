@@ -12,7 +12,7 @@ from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.stores import StoreConfig
 
 __all__ = [
-    "connection_flags",
+    "command_flags",
     "connection_options",
     "dynamo_config",
     "s3_config",
@@ -75,19 +75,11 @@ def s3_config(
     return StoreConfig(region=s3_region or region, profile=profile, endpoint_url=s3_endpoint_url)
 
 
-def connection_flags(
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
-    s3_region: str | None,
-    s3_endpoint_url: str | None,
-) -> str:
-    """The connection options as command-line flags, for hints that show a command."""
-    pairs = [
-        ("--region", region),
-        ("--profile", profile),
-        ("--endpoint-url", endpoint_url),
-        ("--s3-region", s3_region),
-        ("--s3-endpoint-url", s3_endpoint_url),
-    ]
-    return "".join(f" {flag} {shlex.quote(value)}" for flag, value in pairs if value)
+def command_flags(**options: str | None) -> str:
+    """Options given as flags (``endpoint_url="x"`` -> `` --endpoint-url x``), for hints
+    that show a command to run; options left unset are left out."""
+    return "".join(
+        f" --{name.replace('_', '-')} {shlex.quote(value)}"
+        for name, value in options.items()
+        if value
+    )

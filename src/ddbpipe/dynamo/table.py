@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from ddbpipe.dynamo.client import DynamoClient
 from ddbpipe.errors import FatalError
@@ -39,6 +39,15 @@ class TableInfo:
     def on_demand(self) -> bool:
         """Whether the table bills per request."""
         return self.billing_mode == "PAY_PER_REQUEST"
+
+    def capacity(self, kind: Literal["Read", "Write"], on_demand_default: float) -> float:
+        """Units per second the table serves: provisioned capacity, or for an on-demand
+        table its ``Max{kind}RequestUnits`` when set, else ``on_demand_default``."""
+        if self.on_demand:
+            limits = self.description.get("OnDemandThroughput") or {}
+            limit = limits.get(f"Max{kind}RequestUnits")
+            return float(limit) if limit and limit > 0 else on_demand_default
+        return float(self.read_capacity if kind == "Read" else self.write_capacity)
 
 
 def _key_schema(description: dict[str, Any]) -> KeySchema:

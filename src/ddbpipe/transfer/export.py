@@ -147,13 +147,7 @@ ProgressCallback = Callable[[ExportProgress], None]
 
 def read_capacity(info: TableInfo, config: ExportConfig) -> float:
     """The RCU per second the export may use: the read ratio of the table's capacity."""
-    if config.max_rcu is not None:
-        capacity = config.max_rcu
-    elif info.on_demand:
-        limit = (info.description.get("OnDemandThroughput") or {}).get("MaxReadRequestUnits")
-        capacity = float(limit) if limit and limit > 0 else DEFAULT_ON_DEMAND_RCU
-    else:
-        capacity = float(info.read_capacity)
+    capacity = config.max_rcu or info.capacity("Read", DEFAULT_ON_DEMAND_RCU)
     return max(config.read_ratio * capacity, 0.5)
 
 

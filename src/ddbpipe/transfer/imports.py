@@ -134,13 +134,7 @@ ProgressCallback = Callable[[ImportProgress], None]
 
 def write_capacity(info: TableInfo, config: ImportConfig) -> float:
     """The WCU per second the import may use: the write ratio of the table's capacity."""
-    if config.max_wcu is not None:
-        capacity = config.max_wcu
-    elif info.on_demand:
-        limit = (info.description.get("OnDemandThroughput") or {}).get("MaxWriteRequestUnits")
-        capacity = float(limit) if limit and limit > 0 else DEFAULT_ON_DEMAND_WCU
-    else:
-        capacity = float(info.write_capacity)
+    capacity = config.max_wcu or info.capacity("Write", DEFAULT_ON_DEMAND_WCU)
     return max(config.write_ratio * capacity, 1.0)
 
 

@@ -78,12 +78,9 @@ class SimulatedContext(WorkerContext):
         return self.fake
 
 
-def test_consumed_capacity_keeps_to_the_rate_over_a_minute(tmp_path: Path) -> None:
-    rate = 0.5 * 100  # --read-ratio 0.5 of a 100 RCU table
-    time = SimulatedTime()
-    dynamo = FakeDynamo(items=80_000, time=time)
-    context = SimulatedContext(BucketState(rate=rate, burst=rate), time, dynamo)
-    task = SegmentTask(
+def one_segment(folder: Path) -> SegmentTask:
+    """The whole table as one segment, written into ``folder``."""
+    return SegmentTask(
         table="t",
         segment=0,
         total_segments=1,
@@ -91,12 +88,20 @@ def test_consumed_capacity_keeps_to_the_rate_over_a_minute(tmp_path: Path) -> No
         key_names=("pk",),
         consistent_read=False,
         dynamo=DynamoConfig(region="us-east-1"),
-        folder_url=str(tmp_path),
+        folder_url=str(folder),
         store=StoreConfig(),
         max_items_per_file=100_000,
         average_item_bytes=200.0,
         retry=RetryPolicy(),
     )
+
+
+def test_consumed_capacity_keeps_to_the_rate_over_a_minute(tmp_path: Path) -> None:
+    rate = 0.5 * 100  # --read-ratio 0.5 of a 100 RCU table
+    time = SimulatedTime()
+    dynamo = FakeDynamo(items=80_000, time=time)
+    context = SimulatedContext(BucketState(rate=rate, burst=rate), time, dynamo)
+    task = one_segment(tmp_path)
     result = run_segment(task, context)
     assert result.items == 80_000
     assert time.now > 60
@@ -116,19 +121,6 @@ def test_full_pages_when_capacity_allows(tmp_path: Path) -> None:
     time = SimulatedTime()
     dynamo = FakeDynamo(items=5_000, time=time)
     context = SimulatedContext(BucketState(rate=100_000, burst=100_000), time, dynamo)
-    task = SegmentTask(
-        table="t",
-        segment=0,
-        total_segments=1,
-        start_key=None,
-        key_names=("pk",),
-        consistent_read=False,
-        dynamo=DynamoConfig(region="us-east-1"),
-        folder_url=str(tmp_path),
-        store=StoreConfig(),
-        max_items_per_file=100_000,
-        average_item_bytes=200.0,
-        retry=RetryPolicy(),
-    )
+    task = one_segment(tmp_path)
     assert run_segment(task, context).pages == 3  # 1 MB pages of 2,097 items: no Limit set
     assert time.now < 0.1
