@@ -120,7 +120,7 @@ def _run(
 
 def _adapt(report: ProgressLine) -> Callable[[ExportProgress], None]:
     def on_progress(progress: ExportProgress) -> None:
-        report(progress.items, progress.bytes, progress.elapsed, progress.expected_items)
+        report(progress.items, progress.bytes, progress.elapsed, progress.expected_items, None)
 
     return on_progress
 

@@ -124,7 +124,7 @@ def import_command(
 
 def _adapt(report: ProgressLine) -> Callable[[ImportProgress], None]:
     def on_progress(progress: ImportProgress) -> None:
-        report(progress.items, 0, progress.elapsed, None)
+        report(progress.items, progress.bytes, progress.elapsed, None, progress.expected_bytes)
 
     return on_progress
 

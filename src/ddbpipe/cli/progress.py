@@ -16,10 +16,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["LOG_INTERVAL", "ProgressLine", "progress_reporter"]
+__all__ = ["LOG_INTERVAL", "ProgressLine", "estimate_total", "progress_reporter"]
 
 LOG_INTERVAL = 5.0
-ProgressLine = Callable[[int, int, float, int | None], None]
+# report(items, bytes, elapsed seconds, expected items, expected bytes)
+ProgressLine = Callable[[int, int, float, int | None, int | None], None]
+
+
+def estimate_total(
+    items: int, size: int, expected_items: int | None, expected_bytes: int | None
+) -> int | None:
+    """The items to expect: the known count, or one scaled from the share of bytes read."""
+    if expected_items:
+        return max(expected_items, items)
+    if expected_bytes and size:
+        return max(items, round(items * expected_bytes / size))
+    return None
 
 
 @contextmanager
@@ -39,21 +51,34 @@ def progress_reporter(console: Console, label: str) -> Iterator[ProgressLine]:
         ) as bar:
             task = bar.add_task(label, total=None, mb=0.0, rate=0.0)
 
-            def report(items: int, size: int, elapsed: float, expected: int | None) -> None:
+            def report(
+                items: int,
+                size: int,
+                elapsed: float,
+                expected: int | None,
+                expected_bytes: int | None = None,
+            ) -> None:
                 rate = items / elapsed if elapsed > 0 else 0.0
-                total = max(expected, items) if expected else None
+                total = estimate_total(items, size, expected, expected_bytes)
                 bar.update(task, completed=items, total=total, mb=size / 1e6, rate=rate)
 
             yield report
         return
     last = [0.0]
 
-    def log(items: int, size: int, elapsed: float, expected: int | None) -> None:
+    def log(
+        items: int,
+        size: int,
+        elapsed: float,
+        expected: int | None,
+        expected_bytes: int | None = None,
+    ) -> None:
         if elapsed - last[0] < LOG_INTERVAL:
             return
         last[0] = elapsed
         rate = items / elapsed if elapsed > 0 else 0.0
-        share = f" of ~{expected:,}" if expected else ""
+        total = estimate_total(items, size, expected, expected_bytes)
+        share = f" of ~{total:,}" if total else ""
         console.print(
             f"{label}: {items:,}{share} items, {size / 1e6:,.1f} MB, {rate:,.0f} items/s, "
             f"{elapsed:,.0f} s"

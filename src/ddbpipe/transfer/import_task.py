@@ -64,6 +64,7 @@ class FileProgress:
     line: int
     items: int
     consumed: float
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     batches = _Batches(client, task, context.bucket, context.sleep)
     stats = LineStats()
     read = skipped = sent = 0
-    reported_items = 0
+    reported_items = reported_bytes = 0
     reported_consumed = 0.0
     last = written_through = task.start_line
     gc_was_enabled = gc.isenabled()
@@ -219,9 +220,11 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                             number,
                             batches.processed - reported_items,
                             batches.consumed - reported_consumed,
+                            stats.bytes - reported_bytes,
                         )
                     )
                     reported_items, reported_consumed = batches.processed, batches.consumed
+                    reported_bytes = stats.bytes
         batches.flush()
     except DdbpipeError:
         # Say how far the file is written, so that a resume starts there.
@@ -231,6 +234,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                 written_through,
                 batches.processed - reported_items,
                 batches.consumed - reported_consumed,
+                stats.bytes - reported_bytes,
             )
         )
         raise
@@ -243,6 +247,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
             last,
             batches.processed - reported_items,
             batches.consumed - reported_consumed,
+            stats.bytes - reported_bytes,
         )
     )
     return FileResult(

@@ -107,6 +107,7 @@ class ImportProgress:
     skipped: int
     consumed: float
     elapsed: float
+    bytes: int
     expected_bytes: int
 
 
@@ -249,6 +250,7 @@ class _Run:
     items: int = 0
     skipped: int = 0
     consumed: float = 0.0
+    bytes: int = 0
     saved_at: float = 0.0
     results: list[FileResult] = field(default_factory=list)
 
@@ -256,6 +258,7 @@ class _Run:
         if isinstance(event, FileProgress):
             self.items += event.items
             self.consumed += event.consumed
+            self.bytes += event.bytes
             if self.checkpoint is not None and self.checkpoint.files.get(event.key) != -1:
                 self.checkpoint.files[event.key] = event.line
                 self.save(force=False)
@@ -277,6 +280,7 @@ class _Run:
                     self.skipped,
                     self.consumed,
                     time.monotonic() - self.started,
+                    self.bytes,
                     self.expected_bytes,
                 )
             )
