@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
 import click
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +20,7 @@ from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, scan_page, write_batch
 from ddbpipe.dynamo.table import create_table
 from ddbpipe.errors import ConfigError, FatalError
 from ddbpipe.items import Item, KeyAttribute, KeySchema, key_of, validate_item
+from ddbpipe.sessions import make_client, new_session
 from ddbpipe.stores import Store, StoreConfig, open_store
 from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table
@@ -148,9 +148,7 @@ def demo_command(count: int, output: Path) -> None:
     started = time.monotonic()
     with embedded_aws() as endpoint:
         console.print(f"embedded DynamoDB + S3 emulator at {endpoint}")
-        session = boto3.Session(
-            aws_access_key_id="demo", aws_secret_access_key="demo", region_name=DEMO_REGION
-        )
+        session = new_session()
         client = DynamoClient(session, region=DEMO_REGION, endpoint_url=endpoint)
         create_table(client, DEMO_TABLE, DEMO_KEYS)
         items = list(sample_items(count))
@@ -158,7 +156,8 @@ def demo_command(count: int, output: Path) -> None:
             validate_item(item, DEMO_KEYS)
         written = _put_all(client, items)
         console.print(f"created table {DEMO_TABLE!r} with {written:,} items of every DynamoDB type")
-        session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=DEMO_BUCKET)
+        s3_client = make_client(session, "s3", region_name=DEMO_REGION, endpoint_url=endpoint)
+        s3_client.create_bucket(Bucket=DEMO_BUCKET)
         dynamo = DynamoConfig(region=DEMO_REGION, endpoint_url=endpoint)
         s3 = StoreConfig(region=DEMO_REGION, endpoint_url=endpoint)
         table = Table(title="Data Pipeline backups: exported, then restored into a new table")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import orjson
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -24,6 +23,7 @@ from botocore.credentials import Credentials
 
 from ddbpipe.dynamo.errors import map_connection_error, map_response_error
 from ddbpipe.errors import ConfigError
+from ddbpipe.sessions import AnySession, make_client, new_session, session_region
 
 __all__ = ["DEFAULT_TIMEOUT", "DynamoClient", "DynamoConfig"]
 
@@ -46,29 +46,28 @@ class DynamoConfig:
 class DynamoClient:
     """Send DynamoDB JSON API calls; raises errors from ``ddbpipe.errors``.
 
-    The boto3 session is injected (``DynamoClient.from_config`` builds one). The client
+    The session (botocore's or boto3's) is injected; ``DynamoClient.from_config`` makes
+    one. The client
     is safe to share between threads; give each worker process its own.
     """
 
     def __init__(
         self,
-        session: boto3.Session,
+        session: AnySession,
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.region = region or session.region_name
-        if not self.region:
+        resolved = region or session_region(session)
+        if not resolved:
             raise ConfigError("no AWS region: pass --region or set AWS_REGION")
-        self._session = session
+        self.region: str = resolved
         if endpoint_url is None:
             # botocore resolves the regional endpoint; its client is used for nothing else.
-            endpoint_url = session.client(
-                "dynamodb",
-                region_name=self.region,
-                config=BotocoreConfig(retries={"max_attempts": 0}),
-            ).meta.endpoint_url
+            no_retries = BotocoreConfig(retries={"max_attempts": 0})
+            resolver = make_client(session, "dynamodb", region_name=resolved, config=no_retries)
+            endpoint_url = resolver.meta.endpoint_url
         self.endpoint_url = endpoint_url.rstrip("/") + "/"
         credentials = session.get_credentials()
         if credentials is None:
@@ -88,11 +87,9 @@ class DynamoClient:
         self._local = threading.local()
 
     @classmethod
-    def from_config(
-        cls, config: DynamoConfig, session: boto3.Session | None = None
-    ) -> DynamoClient:
+    def from_config(cls, config: DynamoConfig, session: AnySession | None = None) -> DynamoClient:
         """A client for ``config``, with a new boto3 session unless one is given."""
-        session = session or boto3.Session(profile_name=config.profile, region_name=config.region)
+        session = session or new_session(config.profile)
         return cls(
             session, region=config.region, endpoint_url=config.endpoint_url, timeout=config.timeout
         )

@@ -6,11 +6,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ProfileNotFound
 
 from ddbpipe.errors import ConfigError
+from ddbpipe.sessions import AnySession, make_client, new_session
 from ddbpipe.stores.base import Listing, ObjectInfo, Store, StoreConfig, Writer
 from ddbpipe.stores.local import LocalStore
 from ddbpipe.stores.s3 import S3Store
@@ -45,7 +44,7 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def open_store(
-    url: str, config: StoreConfig | None = None, *, session: boto3.Session | None = None
+    url: str, config: StoreConfig | None = None, *, session: AnySession | None = None
 ) -> Store:
     """The store for ``url``: an S3 URL, a ``file://`` URL or a local path.
 
@@ -63,11 +62,9 @@ def open_store(
         raise ConfigError(f"unsupported URL scheme {scheme + '://'!r} in {url!r}; use {_SUPPORTED}")
     bucket, prefix = split_s3_url(url)
     config = config or StoreConfig()
-    try:
-        session = session or boto3.Session(profile_name=config.profile, region_name=config.region)
-    except ProfileNotFound as exc:
-        raise ConfigError(f"AWS profile {config.profile!r} not found") from exc
-    client = session.client(
+    session = session or new_session(config.profile)
+    client = make_client(
+        session,
         "s3",
         region_name=config.region,
         endpoint_url=config.endpoint_url,

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import boto3
-
 from ddbpipe.errors import DataError, DdbpipeError, NotABackupError, NotFoundError
 from ddbpipe.formats.datapipeline import (
     MANIFEST_NAME,
@@ -25,6 +23,7 @@ from ddbpipe.formats.datapipeline import (
     read_items,
 )
 from ddbpipe.items import Item
+from ddbpipe.sessions import AnySession
 from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
 
 __all__ = ["FORMAT_DATAPIPELINE", "Backup", "BackupFile", "open_backup", "require_complete"]
@@ -93,7 +92,7 @@ def open_backup(
     location: str | Store,
     config: StoreConfig | None = None,
     *,
-    session: boto3.Session | None = None,
+    session: AnySession | None = None,
 ) -> Backup:
     """Open the backup folder at ``location``: a URL, a local path or a ``Store``.
 
