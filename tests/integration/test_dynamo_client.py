@@ -81,3 +81,40 @@ def test_regional_endpoint_is_resolved_by_botocore() -> None:
     client = DynamoClient(session)
     assert client.region == "eu-west-3"
     assert client.endpoint_url == "https://dynamodb.eu-west-3.amazonaws.com/"
+
+
+def test_requests_are_signed_as_botocore_signs_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signature over our Host header and body hash equals botocore's plain one."""
+    import datetime
+
+    import botocore.auth
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    frozen = datetime.datetime(2026, 11, 28, 8, 0, 0)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: frozen)
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="eu-west-1"
+    )
+    body = b'{"TableName":"t"}'
+    for url, host in [
+        ("https://dynamodb.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000"),
+        ("http://[::1]:8000/", "[::1]:8000"),
+    ]:
+        client = DynamoClient(session, endpoint_url=url)
+        ours = client._signed_headers("Scan", body)
+        assert ours["Host"] == host
+        reference = AWSRequest(
+            method="POST",
+            url=client.endpoint_url,
+            data=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.0",
+                "X-Amz-Target": "DynamoDB_20120810.Scan",
+            },
+        )
+        SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "dynamodb", "eu-west-1").add_auth(reference)
+        assert ours["X-Amz-Date"] == reference.headers["X-Amz-Date"] == "20261128T080000Z"
+        assert ours["Authorization"] == reference.headers["Authorization"]

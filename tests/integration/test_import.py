@@ -64,11 +64,11 @@ def test_export_then_import_gives_identical_items(
 
 
 def test_same_keys_are_replaced_and_others_left_alone(
-    dynalite: Endpoint, unique_name: str, tmp_path: Path
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path
 ) -> None:
     table = f"replace-{unique_name}"
     make_table(
-        dynalite,
+        dynamodb_endpoint,
         table,
         [
             {"pk": {"S": "a"}, "old": {"S": "gone after import"}},
@@ -78,8 +78,8 @@ def test_same_keys_are_replaced_and_others_left_alone(
     folder = backup_of(
         [{"pk": {"S": "a"}, "new": {"BOOL": True}}, {"pk": {"S": "b"}}], tmp_path / "backup"
     )
-    import_table(str(folder), table, import_config(dynalite))
-    by_key = {i["pk"]["S"]: i for i in scan_all(dynalite, table)}
+    import_table(str(folder), table, import_config(dynamodb_endpoint))
+    by_key = {i["pk"]["S"]: i for i in scan_all(dynamodb_endpoint, table)}
     assert by_key == {
         "a": {"pk": {"S": "a"}, "new": {"BOOL": True}},
         "b": {"pk": {"S": "b"}},

@@ -9,6 +9,7 @@ third of the CPU per request that a general-purpose pool costs).
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = ["DEFAULT_TIMEOUT", "DynamoClient", "DynamoConfig"]
 DEFAULT_TIMEOUT = 60.0
 _API_VERSION = "DynamoDB_20120810"
 _CONTENT_TYPE = "application/x-amz-json-1.0"
+_PAYLOAD_HASH = "ddbpipe_payload_sha256"
 _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
@@ -41,6 +43,24 @@ class DynamoConfig:
     profile: str | None = None
     endpoint_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+
+
+def _host_header(host: str, port: int | None, https: bool) -> str:
+    """The Host header (which is signed) for an endpoint: no port when it is the default."""
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == (443 if https else 80):
+        return host
+    return f"{host}:{port}"
+
+
+class _BodyHashSigV4(SigV4Auth):
+    """botocore's SigV4 signer, handed the body's hash rather than preparing the request
+    again to compute it."""
+
+    def payload(self, request: AWSRequest) -> str:
+        digest: str = request.context[_PAYLOAD_HASH]
+        return digest
 
 
 class DynamoClient:
@@ -83,6 +103,7 @@ class DynamoClient:
         self._host = parts.hostname
         self._port = parts.port
         self._path = parts.path or "/"
+        self._host_header = _host_header(parts.hostname, parts.port, self._https)
         self._timeout = timeout
         self._local = threading.local()
 
@@ -100,9 +121,14 @@ class DynamoClient:
             method="POST",
             url=self.endpoint_url,
             data=body,
-            headers={"Content-Type": _CONTENT_TYPE, "X-Amz-Target": f"{_API_VERSION}.{operation}"},
+            headers={
+                "Host": self._host_header,
+                "Content-Type": _CONTENT_TYPE,
+                "X-Amz-Target": f"{_API_VERSION}.{operation}",
+            },
         )
-        SigV4Auth(credentials, "dynamodb", self.region).add_auth(request)
+        request.context[_PAYLOAD_HASH] = hashlib.sha256(body).hexdigest()
+        _BodyHashSigV4(credentials, "dynamodb", self.region).add_auth(request)
         return dict(request.headers.items())
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:

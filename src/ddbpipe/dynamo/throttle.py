@@ -23,11 +23,14 @@ _MIN_SLEEP = 0.001
 class BucketState:
     """The bucket's numbers in shared memory, so that processes can share one bucket.
 
-    Create it in the parent and hand it to workers when they start.
+    Create it in the parent, with the multiprocessing ``context`` of the workers, and hand
+    it to them when they start.
     """
 
-    def __init__(self, rate: float, burst: float) -> None:
-        context = multiprocessing.get_context("spawn")
+    def __init__(self, rate: float, burst: float, context: Any = None) -> None:
+        # Made with the start method the workers use: a fork-made lock needs no
+        # resource-tracker process, which other start methods start.
+        context = context or multiprocessing.get_context()
         self.values: Any = context.RawArray("d", 4)
         self.lock: Any = context.Lock()
         self.reset(rate, burst, now=None)

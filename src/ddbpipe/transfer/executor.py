@@ -67,9 +67,10 @@ def _call_in_worker(task_fn: Callable[[Any, WorkerContext], Any], task: Any) -> 
 class ProcessExecutor:
     """Runs tasks on ``workers`` processes, at most ``2 * workers`` queued at a time."""
 
-    def __init__(self, bucket_state: BucketState, workers: int) -> None:
+    def __init__(self, bucket_state: BucketState, workers: int, context: Any) -> None:
         self.bucket_state = bucket_state
         self.workers = workers
+        self.context = context
 
     def run(
         self,
@@ -78,7 +79,7 @@ class ProcessExecutor:
         on_event: Callable[[object], None],
         on_result: Callable[[Any], None],
     ) -> None:
-        context = _process_context()
+        context = self.context
         events: Any = context.Queue()
         pool = ProcessPoolExecutor(
             self.workers,
@@ -149,8 +150,10 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             process.join()
 
 
-def make_executor(bucket_state: BucketState, workers: int) -> Executor:
-    """Inline for one worker, a process pool otherwise."""
+def make_executor(workers: int, rate: float, burst: float) -> Executor:
+    """Inline for one worker, a process pool otherwise; both with a bucket of ``rate``
+    capacity units per second (at most ``burst`` at once) shared by every worker."""
     if workers <= 1:
-        return InlineExecutor(bucket_state)
-    return ProcessExecutor(bucket_state, workers)
+        return InlineExecutor(BucketState(rate, burst))
+    context = _process_context()
+    return ProcessExecutor(BucketState(rate, burst, context), workers, context)

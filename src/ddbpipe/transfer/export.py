@@ -23,7 +23,6 @@ from ddbpipe._version import __version__
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.dynamo.table import TableInfo, describe_table
-from ddbpipe.dynamo.throttle import BucketState
 from ddbpipe.errors import (
     AlreadyExistsError,
     ConfigError,
@@ -327,7 +326,6 @@ def _run_export(
     started = clock()
     rate = read_capacity(info, config)
     _, workers = plan_parallelism(info, replace(config, segments=checkpoint.total_segments))
-    bucket = BucketState(rate=rate, burst=max(rate, 1.0))
     run = _Run(store, checkpoint, started, info.item_count or None, on_progress, clock)
     key_names = tuple(a.name for a in info.key_schema.attributes)
     tasks = []
@@ -353,7 +351,7 @@ def _run_export(
                 retry=config.retry,
             )
         )
-    executor = make_executor(bucket, workers)
+    executor = make_executor(workers, rate, burst=max(rate, 1.0))
     try:
         executor.run(run_segment, tasks, run.on_event, run.on_result)
     except KeyboardInterrupt:

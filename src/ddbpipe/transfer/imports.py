@@ -20,7 +20,6 @@ import orjson
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.dynamo.table import TableInfo, create_table_like, describe_table, table_info
-from ddbpipe.dynamo.throttle import BucketState
 from ddbpipe.errors import (
     ConfigError,
     DataError,
@@ -322,7 +321,7 @@ def import_table(
     rejects = open(config.rejects_path, "ab") if config.rejects_path else None  # noqa: SIM115
     run = _Run(table, checkpoint, rejects, time.monotonic(), backup.size, on_progress)
     try:
-        make_executor(BucketState(rate, burst=max(rate, 25.0)), workers).run(
+        make_executor(workers, rate, burst=max(rate, 25.0)).run(
             run_file, tasks, run.on_event, run.on_result
         )
     except KeyboardInterrupt:
