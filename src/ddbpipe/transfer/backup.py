@@ -31,6 +31,8 @@ __all__ = ["FORMAT_DATAPIPELINE", "Backup", "BackupFile", "open_backup", "requir
 FORMAT_DATAPIPELINE = "datapipeline"
 _NATIVE_MARKERS = ("manifest-summary.json", "manifest-files.json", "_started")
 _RUN_EXAMPLES = 3
+_NATIVE_DATA_SUFFIXES = (".json.gz", ".ion.gz")
+_POINT_AT = "point at a Data Pipeline backup folder (a manifest and its data files)"
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,12 @@ def _open_with_manifest(store: Store, names: dict[str, ObjectInfo]) -> Backup:
 def _reject_non_backup(store: Store, listing: Listing, names: dict[str, ObjectInfo]) -> None:
     """Raise a helpful error when a folder without a manifest is not a backup."""
     native = [m for m in _NATIVE_MARKERS if m in names]
-    if native or "AWSDynamoDB" in listing.folders:
+    native_data = [n for n in names if n.endswith(_NATIVE_DATA_SUFFIXES)]
+    if native or native_data or "AWSDynamoDB" in listing.folders:
+        found = ", ".join(native or native_data[:2]) or "AWSDynamoDB/"
         raise NotABackupError(
-            f"{store.url} holds a DynamoDB native export ({', '.join(native) or 'AWSDynamoDB/'}), "
-            "not a Data Pipeline backup"
+            f"{store.url} holds a DynamoDB native export ({found}), not a Data Pipeline "
+            f"backup; {_POINT_AT}"
         )
     if listing.folders:
         runs = [f for f in listing.folders if store.child(f).exists(MANIFEST_NAME)]
@@ -190,7 +194,7 @@ def _reject_non_backup(store: Store, listing: Listing, names: dict[str, ObjectIn
     if not any(is_data_file_name(n) for n in names):
         if names:
             raise NotABackupError(
-                f"{store.url} holds no data files (only {', '.join(sorted(names))})"
+                f"{store.url} holds no data files (only {', '.join(sorted(names))}); {_POINT_AT}"
             )
         raise NotFoundError(f"{store.url} does not exist or is empty")
 

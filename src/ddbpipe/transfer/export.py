@@ -25,6 +25,7 @@ from ddbpipe.dynamo.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.dynamo.table import TableInfo, describe_table
 from ddbpipe.errors import (
     AlreadyExistsError,
+    BucketNotFoundError,
     ConfigError,
     DdbpipeError,
     NotABackupError,
@@ -173,10 +174,10 @@ def manifest_url(store: Store, key: str) -> str:
 def _folder_is_free(store: Store) -> None:
     try:
         listing = store.list_dir()
-    except NotFoundError as exc:
-        if "bucket" in str(exc):
-            raise
-        return
+    except BucketNotFoundError:
+        raise
+    except NotFoundError:
+        return  # the run folder does not exist yet: as it should be
     if listing.files or listing.folders:
         raise AlreadyExistsError(f"{store.url} already exists; an export never overwrites one")
 

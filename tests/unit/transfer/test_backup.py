@@ -115,6 +115,12 @@ def test_native_export_is_recognised(tmp_path: Path) -> None:
         open_backup(LocalStore(tmp_path))
 
 
+def test_native_export_data_folder_is_recognised(tmp_path: Path) -> None:
+    (tmp_path / "abcd1234.json.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(NotABackupError, match=r"native export \(abcd1234.json.gz\).*point at"):
+        open_backup(LocalStore(tmp_path))
+
+
 def test_missing_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="does-not-exist"):
         open_backup(LocalStore(tmp_path / "does-not-exist"))
