@@ -3,14 +3,12 @@
 botocore's response parser and request serializer cost about 40 µs per item; a Scan
 page parsed with orjson costs a few. So this client keeps from botocore only what must
 be right — credentials, region, endpoint resolution and SigV4 signing — and moves the
-JSON bodies itself, over one kept-alive ``http.client`` connection per thread (a
-third of the CPU per request that a general-purpose pool costs).
+JSON bodies itself, over one kept-alive connection per thread (``ddbpipe.dynamo.http``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from botocore.config import Config as BotocoreConfig
 from botocore.credentials import Credentials
 
 from ddbpipe.dynamo.errors import map_connection_error, map_response_error
+from ddbpipe.dynamo.http import HttpConnection, StaleConnectionError
 from ddbpipe.errors import ConfigError
 from ddbpipe.sessions import AnySession, make_client, new_session, session_region
 
@@ -32,7 +31,6 @@ DEFAULT_TIMEOUT = 60.0
 _API_VERSION = "DynamoDB_20120810"
 _CONTENT_TYPE = "application/x-amz-json-1.0"
 _PAYLOAD_HASH = "ddbpipe_payload_sha256"
-_STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ class DynamoClient:
             raise ConfigError(f"endpoint {endpoint_url!r} is not an http(s) URL")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port
+        self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
         self._host_header = _host_header(parts.hostname, parts.port, self._https)
         self._timeout = timeout
@@ -131,21 +129,15 @@ class DynamoClient:
         _BodyHashSigV4(credentials, "dynamodb", self.region).add_auth(request)
         return dict(request.headers.items())
 
-    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection, and whether it has served a request before."""
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection, True
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = kind(self._host, self._port, timeout=self._timeout)
-        self._local.connection = connection
-        return connection, False
-
-    def _drop_connection(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            connection.close()
+    def _connection(self) -> HttpConnection:
+        """This thread's connection."""
+        connection: HttpConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = HttpConnection(
+                self._host, self._port, https=self._https, timeout=self._timeout
+            )
+            self._local.connection = connection
+        return connection
 
     def request(self, operation: str, body: bytes, *, resource: str = "") -> bytes:
         """Send one call with a JSON ``body``; return the raw JSON response body.
@@ -153,24 +145,17 @@ class DynamoClient:
         ``resource`` (usually the table name) is named in errors.
         """
         headers = self._signed_headers(operation, body)
+        connection = self._connection()
         while True:
-            connection, reused = self._connection()
             try:
-                connection.request("POST", self._path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
+                status, data = connection.post(self._path, headers, body)
                 break
-            except (http.client.HTTPException, OSError) as exc:
-                self._drop_connection()
-                if reused and isinstance(exc, _STALE_CONNECTION):
-                    continue  # the server closed a kept-alive connection: open a new one
+            except StaleConnectionError:
+                continue  # the server closed a kept-alive connection: send on a new one
+            except (OSError, ValueError) as exc:
                 raise map_connection_error(operation, self.endpoint_url, exc) from exc
-        if response.will_close:
-            self._drop_connection()
-        if response.status != 200:
-            raise map_response_error(
-                operation, response.status, data, resource=resource, region=self.region
-            )
+        if status != 200:
+            raise map_response_error(operation, status, data, resource=resource, region=self.region)
         return data
 
     def call(self, operation: str, params: dict[str, Any], *, resource: str = "") -> dict[str, Any]:
@@ -182,4 +167,6 @@ class DynamoClient:
 
     def close(self) -> None:
         """Close this thread's connection."""
-        self._drop_connection()
+        connection: HttpConnection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
