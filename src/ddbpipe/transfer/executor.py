@@ -22,7 +22,7 @@ from ddbpipe.dynamo.throttle import BucketState
 from ddbpipe.errors import FatalError
 from ddbpipe.transfer.worker import WorkerContext, current_context, init_worker
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
+__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_executor", "pacing_problems"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -148,6 +148,22 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def pacing_problems(
+    kind: str, ratio: float, workers: int | None, max_units: float | None
+) -> list[str]:
+    """What is wrong with a job's capacity ratio, worker count and capacity override;
+    ``kind`` is "read" or "write"."""
+    problems = []
+    if not 0 < ratio <= 1.5:
+        problems.append(f"{kind} ratio must be above 0 and at most 1.5, got {ratio}")
+    if workers is not None and workers < 1:
+        problems.append(f"workers must be at least 1, got {workers}")
+    if max_units is not None and max_units <= 0:
+        unit = "RCU" if kind == "read" else "WCU"
+        problems.append(f"max {unit} must be positive, got {max_units}")
+    return problems
 
 
 def make_executor(workers: int, rate: float, burst: float) -> Executor:

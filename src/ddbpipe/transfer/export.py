@@ -45,7 +45,7 @@ from ddbpipe.transfer.checkpoint import (
     PartRecord,
     SegmentState,
 )
-from ddbpipe.transfer.executor import make_executor
+from ddbpipe.transfer.executor import make_executor, pacing_problems
 from ddbpipe.transfer.export_task import (
     PageRead,
     PartWritten,
@@ -99,15 +99,9 @@ class ExportConfig:
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting."""
-        problems = []
-        if not 0 < self.read_ratio <= 1.5:
-            problems.append(f"read ratio must be above 0 and at most 1.5, got {self.read_ratio}")
+        problems = pacing_problems("read", self.read_ratio, self.workers, self.max_rcu)
         if self.segments is not None and not 1 <= self.segments <= MAX_SEGMENTS:
             problems.append(f"segments must be 1 to {MAX_SEGMENTS:,}, got {self.segments}")
-        if self.workers is not None and self.workers < 1:
-            problems.append(f"workers must be at least 1, got {self.workers}")
-        if self.max_rcu is not None and self.max_rcu <= 0:
-            problems.append(f"max RCU must be positive, got {self.max_rcu}")
         if not 1 <= self.max_items_per_file <= MAX_ITEMS_PER_FILE:
             problems.append(f"items per file must be 1 to {MAX_ITEMS_PER_FILE:,}")
         if problems:

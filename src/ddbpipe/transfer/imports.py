@@ -33,7 +33,7 @@ from ddbpipe.formats.datapipeline import decode_line, iter_lines
 from ddbpipe.items import KeySchema, check_key
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.backup import Backup, BackupFile, open_backup, require_complete
-from ddbpipe.transfer.executor import make_executor
+from ddbpipe.transfer.executor import make_executor, pacing_problems
 from ddbpipe.transfer.export import TABLE_SIDECAR_NAME
 from ddbpipe.transfer.import_task import (
     FileProgress,
@@ -80,13 +80,7 @@ class ImportConfig:
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting."""
-        problems = []
-        if not 0 < self.write_ratio <= 1.5:
-            problems.append(f"write ratio must be above 0 and at most 1.5, got {self.write_ratio}")
-        if self.workers is not None and self.workers < 1:
-            problems.append(f"workers must be at least 1, got {self.workers}")
-        if self.max_wcu is not None and self.max_wcu <= 0:
-            problems.append(f"max WCU must be positive, got {self.max_wcu}")
+        problems = pacing_problems("write", self.write_ratio, self.workers, self.max_wcu)
         if self.on_error not in ("fail", "skip"):
             problems.append(f"on-error must be fail or skip, got {self.on_error!r}")
         if self.rejects_path and self.on_error != "skip":
