@@ -106,8 +106,7 @@ class _Batches:
         self.bucket = bucket
         self.sleep = sleep
         self.rng = random.Random()
-        self.pending: dict[tuple[object, ...], Item] = {}
-        self.pending_bytes = 0
+        self.pending: dict[tuple[object, ...], tuple[Item, float]] = {}
         self.duplicates = 0
         self.processed = 0
         self.written = 0
@@ -119,8 +118,8 @@ class _Batches:
         if key in self.pending:
             self.duplicates += 1
             del self.pending[key]  # the later line wins, and goes last
-        self.pending[key] = item
-        self.pending_bytes += size
+        # A put costs a WCU per started KB, at least one; ``size`` is never below the item's.
+        self.pending[key] = (item, float(max(1, -(-size // _BYTES_PER_WCU))))
         if len(self.pending) >= MAX_BATCH_ITEMS:
             self.flush()
             return True
@@ -128,20 +127,20 @@ class _Batches:
 
     def flush(self) -> None:
         """Write every queued item."""
-        items = list(self.pending.values())
-        estimate = max(1.0, self.pending_bytes / _BYTES_PER_WCU)
+        items = [item for item, _ in self.pending.values()]
+        units = {id(item): cost for item, cost in self.pending.values()}
         self.pending.clear()
-        self.pending_bytes = 0
         self.processed += len(items)
         if items and self.client is not None:
-            self._write(items, estimate)
+            self._write(items, units)
             self.written += len(items)
 
-    def _write(self, items: list[Item], estimate: float) -> None:
+    def _write(self, items: list[Item], units: dict[int, float]) -> None:
+        """Put ``items``; ``units`` holds each item's expected WCU, by ``id``."""
         assert self.client is not None
         retries = 0
         while items:
-            taken = self.bucket.take(estimate * len(items) / MAX_BATCH_ITEMS)
+            taken = self.bucket.take(sum(units.get(id(item), 1.0) for item in items))
             try:
                 result = write_batch(self.client, self.task.table, items)
             except RetriableError as exc:

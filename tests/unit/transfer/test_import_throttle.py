@@ -1,0 +1,87 @@
+"""An import keeps to ``write ratio x WCU``, with partial batches: a simulated minute."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.dynamo.retry import RetryPolicy
+from ddbpipe.dynamo.throttle import BucketState
+from ddbpipe.formats.datapipeline import encode_items
+from ddbpipe.items import KeyAttribute, KeySchema
+from ddbpipe.stores import StoreConfig
+from ddbpipe.transfer.import_task import FileTask, run_file
+from ddbpipe.transfer.worker import WorkerContext
+from tests.unit.transfer.test_export_throttle import SimulatedTime
+
+
+class FakeDynamo:
+    """Takes BatchWriteItem, charges 1 WCU per started KB per item, and leaves every
+    third request's last five items unprocessed."""
+
+    def __init__(self, time: SimulatedTime) -> None:
+        self.time = time
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.log: list[tuple[float, float]] = []
+        self.calls = 0
+
+    def request(self, operation: str, body: bytes, *, resource: str = "") -> bytes:
+        assert operation == "BatchWriteItem"
+        requests = orjson.loads(body)["RequestItems"]["t"]
+        assert len(requests) <= 25
+        self.calls += 1
+        done, left = (requests[:-5], requests[-5:]) if self.calls % 3 == 0 else (requests, [])
+        consumed = 0.0
+        for request in done:
+            item = request["PutRequest"]["Item"]
+            self.stored[item["pk"]["S"]] = item
+            consumed += math.ceil(len(orjson.dumps(item)) / 1024)
+        self.time.now += 0.01
+        self.log.append((self.time.now, consumed))
+        return orjson.dumps(
+            {
+                "UnprocessedItems": {"t": left} if left else {},
+                "ConsumedCapacity": [{"TableName": "t", "CapacityUnits": consumed}],
+            }
+        )
+
+
+class SimulatedContext(WorkerContext):
+    def __init__(self, state: BucketState, time: SimulatedTime, dynamo: FakeDynamo) -> None:
+        super().__init__(state, lambda event: None, clock=time.clock, sleep=time.sleep)
+        self.fake = dynamo
+
+    def dynamo_client(self, config: DynamoConfig) -> Any:
+        return self.fake
+
+
+def test_writes_keep_to_the_rate_and_every_item_lands(tmp_path: Path) -> None:
+    items = [{"pk": {"S": f"k{n:05d}"}, "pad": {"S": "x" * (300 + n % 1500)}} for n in range(5000)]
+    (tmp_path / "part").write_bytes(encode_items(items))
+    rate = 0.5 * 200  # --write-ratio 0.5 of a 200 WCU table
+    time = SimulatedTime()
+    dynamo = FakeDynamo(time)
+    context = SimulatedContext(BucketState(rate=rate, burst=max(rate, 25.0)), time, dynamo)
+    task = FileTask(
+        table="t",
+        key="part",
+        url=str(tmp_path / "part"),
+        start_line=0,
+        schema=KeySchema(KeyAttribute("pk", "S")),
+        folder_url=str(tmp_path),
+        store=StoreConfig(),
+        dynamo=DynamoConfig(region="us-east-1"),
+        on_error="fail",
+        dry_run=False,
+        retry=RetryPolicy(base_delay=0.01, max_delay=0.1),
+    )
+    result = run_file(task, context)
+    assert result.written == 5000
+    assert dynamo.stored == {i["pk"]["S"]: i for i in items}
+    assert time.now > 60
+    per_second = sum(c for t, c in dynamo.log if t < 60) / 60
+    assert abs(per_second - rate) <= 0.1 * rate, per_second
