@@ -20,6 +20,7 @@ from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical, canonical_set
+from tests.support.native import write_native_export
 from tests.support.samples import DATAPIPELINE, V1_EXPORT
 from tests.support.servers import Endpoint
 from tests.support.tables import (
@@ -289,3 +290,15 @@ def test_cli_import_summary_and_exit_codes(
     not_backup = CliRunner().invoke(cli, ["import", str(tmp_path), table, *base])
     assert not_backup.exit_code == 5
     assert "holds subfolders" in not_backup.stderr
+
+
+def test_native_dynamodb_json_export_imports(
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"native-{unique_name}"
+    make_table(dynamodb_endpoint, table, [])
+    items = [every_type_item(n) for n in range(60)]
+    write_native_export(tmp_path, [items[:25], items[25:], []])
+    result = import_table(str(tmp_path), table, import_config(dynamodb_endpoint))
+    assert (result.items_read, result.written, result.files) == (60, 60, 3)
+    assert canonical_set(scan_all(dynamodb_endpoint, table)) == canonical_set(items)

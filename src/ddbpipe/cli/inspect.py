@@ -40,13 +40,23 @@ def inspect_command(
 
 def _print_report(console: Console, report: BackupReport) -> None:
     backup = report.backup
-    manifest = "none (every visible file is read)"
-    if backup.manifest is not None:
-        manifest = f"version {backup.manifest.version}, {len(backup.manifest.urls)} entries"
     console.print(f"[bold]{backup.url}[/]")
-    console.print(f"  format    Data Pipeline backup ({backup.format})")
-    console.print(f"  manifest  {manifest}")
-    console.print(f"  finished  {'yes (_SUCCESS)' if backup.succeeded else 'no _SUCCESS marker'}")
+    if backup.summary is not None:
+        summary = backup.summary
+        console.print(f"  format    DynamoDB native export ({summary.output_format})")
+        console.print(f"  export    {summary.export_arn}, {summary.end_time}")
+        console.print(
+            f"  manifest  {len(backup.files) + len(backup.missing)} data files, "
+            f"{summary.item_count:,} items (checksums verified)"
+        )
+    else:
+        manifest = "none (every visible file is read)"
+        if backup.manifest is not None:
+            manifest = f"version {backup.manifest.version}, {len(backup.manifest.urls)} entries"
+        finished = "yes (_SUCCESS)" if backup.succeeded else "no _SUCCESS marker"
+        console.print(f"  format    Data Pipeline backup ({backup.format})")
+        console.print(f"  manifest  {manifest}")
+        console.print(f"  finished  {finished}")
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("file")
     table.add_column("bytes", justify="right")

@@ -20,28 +20,27 @@ from ddbpipe.formats.datapipeline import (
     decode_manifest,
     is_data_file_name,
     manifest_file_names,
-    read_items,
 )
+from ddbpipe.formats.ddbjson import MANIFEST_SUMMARY_NAME, ManifestSummary
 from ddbpipe.items import Item
 from ddbpipe.sessions import AnySession
 from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
+from ddbpipe.transfer.native import read_native_export
+from ddbpipe.transfer.readers import (
+    FORMAT_DATAPIPELINE,
+    FORMAT_DYNAMODB_JSON,
+    BackupFile,
+    decoder_for,
+    file_lines,
+)
 
 __all__ = ["FORMAT_DATAPIPELINE", "Backup", "BackupFile", "open_backup", "require_complete"]
 
-FORMAT_DATAPIPELINE = "datapipeline"
 _NATIVE_MARKERS = ("manifest-summary.json", "manifest-files.json", "_started")
 _RUN_EXAMPLES = 3
+_NATIVE_ROOT = "AWSDynamoDB"
 _NATIVE_DATA_SUFFIXES = (".json.gz", ".ion.gz")
 _POINT_AT = "point at a Data Pipeline backup folder (a manifest and its data files)"
-
-
-@dataclass(frozen=True)
-class BackupFile:
-    """One data file of a backup."""
-
-    key: str
-    url: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class Backup:
     missing: tuple[str, ...] = ()
     unlisted: tuple[str, ...] = ()
     other: tuple[str, ...] = field(default=())
+    summary: ManifestSummary | None = None
 
     @property
     def url(self) -> str:
@@ -83,11 +83,19 @@ class Backup:
         )
         return notes
 
+    def lines(
+        self, file: BackupFile, stats: LineStats | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """Stream ``(line number, line)`` of one data file, decompressed and checked."""
+        return file_lines(self.store, file, stats)
+
     def iter_items(
         self, file: BackupFile, stats: LineStats | None = None
     ) -> Iterator[tuple[int, Item]]:
         """Stream ``(line number, item)`` from one data file."""
-        return read_items(self.store.iter_chunks(file.key), source=file.url, stats=stats)
+        decode = decoder_for(self.format)
+        for number, line in self.lines(file, stats):
+            yield number, decode(line, file.url, number)
 
 
 def open_backup(
@@ -133,6 +141,20 @@ def _open_folder(store: Store) -> Backup:
     names = {f.key.rpartition("/")[2]: f for f in listing.files}
     if MANIFEST_NAME in names:
         return _open_with_manifest(store, names)
+    if MANIFEST_SUMMARY_NAME in names:
+        summary, files, missing = read_native_export(store)
+        return Backup(
+            store=store,
+            format=FORMAT_DYNAMODB_JSON,
+            files=files,
+            manifest=None,
+            succeeded=True,
+            missing=missing,
+            other=tuple(sorted(names)),
+            summary=summary,
+        )
+    if _NATIVE_ROOT in listing.folders:
+        return _open_native_root(store)
     _reject_non_backup(store, listing, names)
     data = [f for name, f in sorted(names.items()) if is_data_file_name(name)]
     return Backup(
@@ -164,6 +186,19 @@ def _open_with_manifest(store: Store, names: dict[str, ObjectInfo]) -> Backup:
         missing=tuple(n for n in listed if n not in names),
         unlisted=tuple(sorted(n for n in names if is_data_file_name(n) and n not in listed_set)),
         other=tuple(sorted(n for n in names if not is_data_file_name(n))),
+    )
+
+
+def _open_native_root(store: Store) -> Backup:
+    """A prefix holding ``AWSDynamoDB/<ExportId>/``: the export there, if only one."""
+    root = store.child(_NATIVE_ROOT)
+    exports = sorted(root.list_dir().folders)
+    if len(exports) == 1:
+        return _open_folder(root.child(exports[0]))
+    shown = ", ".join(exports[-_RUN_EXAMPLES:])
+    raise NotABackupError(
+        f"{root.url} holds {len(exports)} native exports ({shown}); point at one, for "
+        f"example {root.url_for(exports[-1])}"
     )
 
 

@@ -27,9 +27,10 @@ from ddbpipe.errors import (
     RetriableError,
     RetriesExhaustedError,
 )
-from ddbpipe.formats.datapipeline import LineStats, decode_line, iter_lines
+from ddbpipe.formats.datapipeline import LineStats
 from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_key, item_size, key_of
 from ddbpipe.stores import StoreConfig
+from ddbpipe.transfer.readers import BackupFile, Decoder, decoder_for, file_lines
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = ["FileProgress", "FileResult", "FileTask", "LineRejected", "run_file"]
@@ -44,8 +45,8 @@ class FileTask:
     """Put the items of data file ``key`` (from ``start_line`` on) into ``table``."""
 
     table: str
-    key: str
-    url: str
+    file: BackupFile
+    format: str
     start_line: int
     schema: KeySchema
     folder_url: str
@@ -54,6 +55,16 @@ class FileTask:
     on_error: OnError
     dry_run: bool
     retry: RetryPolicy
+
+    @property
+    def key(self) -> str:
+        """The data file's key in the backup folder."""
+        return self.file.key
+
+    @property
+    def url(self) -> str:
+        """The data file's URL, for messages."""
+        return self.file.url
 
 
 @dataclass(frozen=True)
@@ -168,8 +179,8 @@ class _Batches:
         return retries + 1
 
 
-def _checked(line: bytes, number: int, task: FileTask) -> tuple[Item, int]:
-    item = decode_line(line, source=task.url, line_number=number)
+def _checked(line: bytes, number: int, task: FileTask, decode: Decoder) -> tuple[Item, int]:
+    item = decode(line, task.url, number)
     try:
         check_key(item, task.schema)
         # A line is never shorter than the item's size, so only long lines need counting.
@@ -194,12 +205,13 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for number, line in iter_lines(store.iter_chunks(task.key), stats):
+        decode = decoder_for(task.format)
+        for number, line in file_lines(store, task.file, stats):
             if number <= task.start_line:
                 continue
             last = number
             try:
-                item, size = _checked(line, number, task)
+                item, size = _checked(line, number, task, decode)
             except DataError as exc:
                 if task.on_error == "fail":
                     raise

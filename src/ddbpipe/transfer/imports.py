@@ -29,7 +29,6 @@ from ddbpipe.errors import (
     PausedError,
     TableNotFoundError,
 )
-from ddbpipe.formats.datapipeline import decode_line, iter_lines
 from ddbpipe.items import KeySchema, check_key
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.backup import Backup, BackupFile, open_backup, require_complete
@@ -43,6 +42,7 @@ from ddbpipe.transfer.import_task import (
     OnError,
     run_file,
 )
+from ddbpipe.transfer.readers import decoder_for
 
 __all__ = [
     "DEFAULT_ON_DEMAND_WCU",
@@ -178,10 +178,11 @@ def _check_schema(info: TableInfo, sidecar: dict[str, Any] | None, backup: Backu
             )
         return
     first: DataError | None = None
+    decode = decoder_for(backup.format)
     for file in backup.files:
-        for number, line in iter_lines(backup.store.iter_chunks(file.key)):
+        for number, line in backup.lines(file):
             try:
-                check_key(decode_line(line, source=file.url, line_number=number), info.key_schema)
+                check_key(decode(line, file.url, number), info.key_schema)
             except DataError as exc:
                 if "key attribute" not in exc.reason:
                     return  # a malformed line: the tasks report it, with its treatment
@@ -360,8 +361,8 @@ def _task(
     start = checkpoint.files.get(file.key, 0) if checkpoint is not None else 0
     return FileTask(
         table=table,
-        key=file.key,
-        url=file.url,
+        file=file,
+        format=backup.format,
         start_line=max(start, 0),
         schema=schema,
         folder_url=backup.url,

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ddbpipe.errors import DataError, DdbpipeError
-from ddbpipe.formats.datapipeline import LineStats, decode_line, iter_lines
+from ddbpipe.formats.datapipeline import LineStats
 from ddbpipe.transfer.backup import Backup, BackupFile
+from ddbpipe.transfer.readers import decoder_for
 
 __all__ = ["MAX_PROBLEMS_PER_FILE", "BackupReport", "FileReport", "inspect_backup"]
 
@@ -72,19 +73,22 @@ def inspect_backup(
 def _inspect_file(backup: Backup, file: BackupFile, verify: bool) -> FileReport:
     report = FileReport(file)
     stats = LineStats()
+    decode = decoder_for(backup.format)
     try:
-        for number, line in iter_lines(backup.store.iter_chunks(file.key), stats):
+        for number, line in backup.lines(file, stats):
             report.items += 1
             if not verify:
                 continue
             try:
-                decode_line(line, source=file.url, line_number=number)
+                decode(line, file.url, number)
             except DataError as exc:
                 report.items -= 1
                 if len(report.problems) < MAX_PROBLEMS_PER_FILE:
                     report.problems.append(str(exc))
                 else:
                     report.more_problems += 1
+    except DataError as exc:
+        report.problems.append(str(exc))
     except DdbpipeError as exc:
         report.problems.append(f"{file.url}: cannot be read: {exc}")
     report.blank_lines = stats.blank_lines

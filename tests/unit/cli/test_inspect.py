@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
+from tests.support.native import write_native_export
 from tests.support.samples import V1_EXPORT
+from tests.support.tables import every_type_item
 
 GOOD = b'{"id":{"s":"1"}}\n'
 
@@ -96,3 +99,16 @@ def test_bad_locations_get_one_line(tmp_path: Path, setup: str, code: int, messa
     assert err.startswith("error: ")
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in out + err
+
+
+def test_verify_native_export_and_name_a_damaged_file(tmp_path: Path) -> None:
+    folder = write_native_export(tmp_path, [[every_type_item(n) for n in range(4)]])
+    code, out, _ = run("inspect", "--verify", str(tmp_path))
+    assert code == 0, out
+    assert "DynamoDB native export (DYNAMODB_JSON)" in out
+    assert "1 data file(s), 4 items" in out
+    [data] = list((folder / "data").iterdir())
+    data.write_bytes(gzip.compress(b'{"Item":{"pk":{"S":"other"}}}\n'))
+    code, out, _ = run("inspect", "--verify", str(folder))
+    assert code == 4
+    assert f"problem: {data}: MD5 is" in out.replace("\n", "")

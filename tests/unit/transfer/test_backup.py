@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import pytest
 
 from ddbpipe.errors import DataError, NotABackupError, NotFoundError
 from ddbpipe.formats.datapipeline import encode_manifest
+from ddbpipe.formats.ddbjson import encode_item as encode_ddbjson
 from ddbpipe.stores.local import LocalStore
 from ddbpipe.transfer.backup import open_backup, require_complete
-from tests.support.samples import DATAPIPELINE, V1_EMPTY, V1_EXPORT
+from tests.support.native import write_native_export
+from tests.support.samples import DATAPIPELINE, NATIVE, V1_EMPTY, V1_EXPORT
+from tests.support.tables import every_type_item
 
 
 def all_items(store: LocalStore) -> list[dict[str, object]]:
@@ -108,11 +112,60 @@ def test_folder_with_plain_subfolders_is_refused(tmp_path: Path) -> None:
         open_backup(LocalStore(tmp_path))
 
 
-def test_native_export_is_recognised(tmp_path: Path) -> None:
-    (tmp_path / "manifest-summary.json").write_bytes(b"{}")
-    (tmp_path / "_started").write_bytes(b"")
-    with pytest.raises(NotABackupError, match="DynamoDB native export"):
+def test_real_native_manifests_open_and_report_the_missing_data(tmp_path: Path) -> None:
+    shutil.copytree(NATIVE / "sabuat-db-dynamo-aws", tmp_path / "export")
+    backup = open_backup(LocalStore(tmp_path / "export"))
+    assert backup.format == "dynamodb-json"
+    assert backup.summary is not None
+    assert backup.summary.item_count == 6
+    assert backup.files == ()
+    assert len(backup.missing) == 1
+
+
+def test_native_export_reads_from_its_folder_or_its_prefix(tmp_path: Path) -> None:
+    items = [every_type_item(n) for n in range(7)]
+    folder = write_native_export(tmp_path, [items[:4], items[4:], []])
+    for where in (folder, tmp_path):
+        backup = open_backup(LocalStore(where))
+        assert backup.format == "dynamodb-json"
+        assert [i for f in backup.files for _, i in backup.iter_items(f)] == items
+    write_native_export(tmp_path, [items], export_id="01668227450999-aaaaaaaa")
+    with pytest.raises(NotABackupError, match=r"holds 2 native exports.*point at one"):
         open_backup(LocalStore(tmp_path))
+
+
+def test_native_export_checks_md5_and_counts_as_it_reads(tmp_path: Path) -> None:
+    items = [every_type_item(n) for n in range(5)]
+    folder = write_native_export(tmp_path / "a", [items])
+    [data] = list((folder / "data").iterdir())
+    data.write_bytes(gzip.compress(encode_ddbjson(every_type_item(9))))  # valid, but not it
+    backup = open_backup(LocalStore(folder))
+    with pytest.raises(DataError, match=r"MD5 is .* the manifest says") as caught:
+        list(backup.iter_items(backup.files[0]))
+    assert caught.value.source == str(data)
+
+    counted = write_native_export(tmp_path / "b", [items], claimed_counts=[6])
+    backup = open_backup(LocalStore(counted))
+    with pytest.raises(DataError, match="holds 5 items, the manifest says 6") as caught:
+        list(backup.iter_items(backup.files[0]))
+    assert caught.value.source == backup.files[0].url
+
+    flipped = write_native_export(tmp_path / "c", [items])
+    [data] = list((flipped / "data").iterdir())
+    damaged = bytearray(data.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    data.write_bytes(bytes(damaged))
+    backup = open_backup(LocalStore(flipped))
+    with pytest.raises(DataError) as caught:
+        list(backup.iter_items(backup.files[0]))
+    assert caught.value.source == str(data)
+
+
+def test_native_export_with_a_damaged_summary(tmp_path: Path) -> None:
+    folder = write_native_export(tmp_path, [[every_type_item(0)]])
+    (folder / "manifest-summary.json").write_bytes(b"{}")
+    with pytest.raises(DataError, match=r"manifest-summary\.json"):
+        open_backup(LocalStore(folder))
 
 
 def test_native_export_data_folder_is_recognised(tmp_path: Path) -> None:

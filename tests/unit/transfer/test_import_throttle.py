@@ -15,6 +15,7 @@ from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.items import KeyAttribute, KeySchema
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.import_task import FileTask, run_file
+from ddbpipe.transfer.readers import BackupFile
 from ddbpipe.transfer.worker import WorkerContext
 from tests.unit.transfer.test_export_throttle import SimulatedTime
 
@@ -68,8 +69,8 @@ def test_writes_keep_to_the_rate_and_every_item_lands(tmp_path: Path) -> None:
     context = SimulatedContext(BucketState(rate=rate, burst=max(rate, 25.0)), time, dynamo)
     task = FileTask(
         table="t",
-        key="part",
-        url=str(tmp_path / "part"),
+        file=BackupFile("part", str(tmp_path / "part"), 0),
+        format="datapipeline",
         start_line=0,
         schema=KeySchema(KeyAttribute("pk", "S")),
         folder_url=str(tmp_path),
