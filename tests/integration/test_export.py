@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ from ddbpipe.formats.datapipeline import decode_manifest, encode_manifest
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table, export_tables
+from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical_set
 from tests.support.servers import Endpoint
 from tests.support.tables import dynamo_config, every_type_item, make_table, scan_all
@@ -144,3 +146,50 @@ def test_cli_export_prints_a_summary_and_distinct_exit_codes(
     bad = CliRunner().invoke(cli, ["export", table, str(tmp_path), "--read-ratio", "0", *base])
     assert bad.exit_code == 3
     assert "read ratio" in bad.stderr
+
+
+def test_native_dynamodb_json_export_round_trip(
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    source, target = f"nsrc-{unique_name}", f"ndst-{unique_name}"
+    make_table(dynamodb_endpoint, source, [every_type_item(n) for n in range(90)])
+    config = ExportConfig(
+        dynamo=dynamo_config(dynamodb_endpoint),
+        format="dynamodb-json",
+        workers=2,
+        segments=3,
+        max_items_per_file=40,
+    )
+    result = export_table(source, str(tmp_path), config)
+    folder = Path(result.folder)
+    assert folder.parent == tmp_path / "AWSDynamoDB"
+    assert re.fullmatch(r"\d{14}-[0-9a-f]{8}", folder.name)
+    names = {p.name for p in folder.iterdir()}
+    assert {
+        "_started",
+        "manifest-summary.json",
+        "manifest-summary.md5",
+        "manifest-files.json",
+        "manifest-files.md5",
+        "data",
+        "_table.json",
+    } == names
+    data_files = sorted((folder / "data").iterdir())
+    assert len(data_files) == len(result.files) >= 3
+    assert all(re.fullmatch(r"[a-z2-7]{26}\.json\.gz", p.name) for p in data_files)
+    backup = open_backup(str(tmp_path))  # the prefix that holds AWSDynamoDB/
+    assert backup.format == "dynamodb-json"
+    assert backup.summary is not None
+    assert backup.summary.item_count == 90
+    verify = CliRunner().invoke(cli, ["inspect", "--verify", result.folder])
+    assert verify.exit_code == 0, verify.output
+    make_table(dynamodb_endpoint, target, [])
+    imported = import_table(
+        str(tmp_path),
+        target,
+        ImportConfig(dynamo=dynamo_config(dynamodb_endpoint), write_ratio=1, max_wcu=100_000),
+    )
+    assert imported.written == 90
+    assert canonical_set(scan_all(dynamodb_endpoint, target)) == canonical_set(
+        scan_all(dynamodb_endpoint, source)
+    )

@@ -61,8 +61,13 @@ def test_faults_do_not_lose_or_repeat_items(
     assert canonical_set(items) == canonical_set(scan_all(dynalite, table))
 
 
+@pytest.mark.parametrize("export_format", ["datapipeline", "dynamodb-json"])
 def test_exhausted_retries_fail_loudly_then_resume(
-    dynalite: Endpoint, fault_proxy: FaultProxyFactory, unique_name: str, tmp_path: Path
+    dynalite: Endpoint,
+    fault_proxy: FaultProxyFactory,
+    unique_name: str,
+    tmp_path: Path,
+    export_format: str,
 ) -> None:
     table = f"exhaust-{unique_name}"
     make_table(dynalite, table, [every_type_item(n) for n in range(300)])
@@ -71,12 +76,13 @@ def test_exhausted_retries_fail_loudly_then_resume(
         dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
         workers=1,
         retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
+        format=export_format,
     )
     with pytest.raises(RetriesExhaustedError, match="still failing after 3 attempts") as caught:
         export_table(table, str(tmp_path), config)
     assert caught.value.hint is not None
     assert "ddbpipe export --resume" in caught.value.hint
-    [folder] = list(tmp_path.iterdir())
+    [folder] = [p.parent for p in tmp_path.rglob("_checkpoint.json")]
     assert not (folder / "_SUCCESS").exists()
     proxy.rules = FaultRules()
     result = resume_export(str(folder), config)

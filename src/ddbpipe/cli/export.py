@@ -13,6 +13,7 @@ from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import ConfigError, DdbpipeError
 from ddbpipe.transfer.export import (
     DEFAULT_READ_RATIO,
+    EXPORT_FORMATS,
     MAX_ITEMS_PER_FILE,
     ExportConfig,
     ExportProgress,
@@ -42,6 +43,14 @@ __all__ = ["export_command"]
 )
 @click.option("--workers", type=int, help="Worker processes (default: one per core).")
 @click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    default=EXPORT_FORMATS[0],
+    show_default=True,
+    help="Data Pipeline's backup format, or DynamoDB's native export layout (DYNAMODB_JSON).",
+)
+@click.option(
     "--items-per-file",
     type=int,
     default=MAX_ITEMS_PER_FILE,
@@ -66,6 +75,7 @@ def export_command(
     max_rcu: float | None,
     segments: int | None,
     workers: int | None,
+    export_format: str,
     items_per_file: int,
     consistent_read: bool,
     resume: str | None,
@@ -73,7 +83,8 @@ def export_command(
     """Export each TABLE to DEST (s3://bucket/prefix or a local folder).
 
     One table goes to DEST/<YYYY-MM-dd-HH-mm-ss>/, several to DEST/<table>/<...>/, in the
-    Data Pipeline backup format. With --resume FOLDER, no TABLE or DEST is given.
+    Data Pipeline backup format; with --format dynamodb-json, to DEST/AWSDynamoDB/<ExportId>/
+    as DynamoDB's own export lays it out. With --resume FOLDER, no TABLE or DEST is given.
     """
     config = ExportConfig(
         read_ratio=read_ratio,
@@ -82,6 +93,7 @@ def export_command(
         consistent_read=consistent_read,
         max_rcu=max_rcu,
         max_items_per_file=items_per_file,
+        format=export_format,
         dynamo=dynamo_config(region, profile, endpoint_url),
         store=s3_config(region, profile, s3_region, s3_endpoint_url),
     )

@@ -30,6 +30,7 @@ class PartRecord:
     key: str
     items: int
     bytes: int
+    md5: str | None = None
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ExportCheckpoint:
     consistent_read: bool
     started: str
     segments: dict[int, SegmentState]
+    format: str = "datapipeline"
 
     @property
     def parts(self) -> list[PartRecord]:
@@ -65,11 +67,12 @@ class ExportCheckpoint:
                 "total_segments": self.total_segments,
                 "consistent_read": self.consistent_read,
                 "started": self.started,
+                "format": self.format,
                 "segments": {
                     str(n): {
                         "done": s.done,
                         "resume_key": s.resume_key,
-                        "parts": [[p.key, p.items, p.bytes] for p in s.parts],
+                        "parts": [[p.key, p.items, p.bytes, p.md5] for p in s.parts],
                     }
                     for n, s in sorted(self.segments.items())
                 },
@@ -93,11 +96,12 @@ class ExportCheckpoint:
                 total_segments=int(raw["total_segments"]),
                 consistent_read=bool(raw["consistent_read"]),
                 started=raw["started"],
+                format=raw.get("format", "datapipeline"),
                 segments={
                     int(n): SegmentState(
                         done=bool(s["done"]),
                         resume_key=s["resume_key"],
-                        parts=[PartRecord(k, int(i), int(b)) for k, i, b in s["parts"]],
+                        parts=[PartRecord(p[0], int(p[1]), int(p[2]), *p[3:4]) for p in s["parts"]],
                     )
                     for n, s in raw["segments"].items()
                 },

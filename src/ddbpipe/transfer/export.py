@@ -53,6 +53,14 @@ from ddbpipe.transfer.export_task import (
     SegmentTask,
     run_segment,
 )
+from ddbpipe.transfer.native_export import (
+    NATIVE_DATA_FOLDER,
+    NATIVE_ROOT,
+    NATIVE_STARTED_NAME,
+    finish_native_export,
+    native_export_id,
+)
+from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON
 
 __all__ = [
     "DEFAULT_AVERAGE_ITEM_BYTES",
@@ -79,6 +87,7 @@ DEFAULT_AVERAGE_ITEM_BYTES = 400.0
 SEGMENT_BYTES = 1 << 30
 MAX_SEGMENTS = 1_000_000
 TABLE_SIDECAR_NAME = "_table.json"
+EXPORT_FORMATS = (FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON)
 RUN_FORMAT = "%Y-%m-%d-%H-%M-%S"
 _CHECKPOINT_INTERVAL = 1.0
 
@@ -96,6 +105,7 @@ class ExportConfig:
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    format: str = FORMAT_DATAPIPELINE
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting."""
@@ -104,6 +114,10 @@ class ExportConfig:
             problems.append(f"segments must be 1 to {MAX_SEGMENTS:,}, got {self.segments}")
         if not 1 <= self.max_items_per_file <= MAX_ITEMS_PER_FILE:
             problems.append(f"items per file must be 1 to {MAX_ITEMS_PER_FILE:,}")
+        if self.format not in EXPORT_FORMATS:
+            problems.append(
+                f"format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}"
+            )
         if problems:
             raise ConfigError(problems)
 
@@ -202,14 +216,14 @@ class _Run:
         elif isinstance(event, PartWritten):
             state = self.checkpoint.segments[event.segment]
             if not state.done:
-                state.parts.append(PartRecord(event.key, event.items, event.bytes))
+                state.parts.append(PartRecord(event.key, event.items, event.bytes, event.md5))
                 state.resume_key = event.resume_key
                 self.save(force=False)
 
     def on_result(self, result: SegmentResult) -> None:
         state = self.checkpoint.segments[result.segment]
         state.parts = self.base_parts.get(result.segment, []) + [
-            PartRecord(p.key, p.items, p.bytes) for p in result.parts
+            PartRecord(p.key, p.items, p.bytes, p.md5) for p in result.parts
         ]
         state.done = True
         state.resume_key = None
@@ -249,7 +263,11 @@ def export_table(
     config.check()
     client = DynamoClient.from_config(config.dynamo)
     info = describe_table(client, table)
-    name = run_name or datetime.now(UTC).strftime(RUN_FORMAT)
+    started = datetime.now(UTC)
+    if config.format == FORMAT_DYNAMODB_JSON:
+        name = f"{NATIVE_ROOT}/{native_export_id(started)}"
+    else:
+        name = run_name or started.strftime(RUN_FORMAT)
     store = open_store(destination, config.store).child(name)
     _folder_is_free(store)
     segments, _ = plan_parallelism(info, config)
@@ -257,9 +275,12 @@ def export_table(
         table=table,
         total_segments=segments,
         consistent_read=config.consistent_read,
-        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        started=started.isoformat(timespec="milliseconds"),
         segments={n: SegmentState() for n in range(segments)},
+        format=config.format,
     )
+    if config.format == FORMAT_DYNAMODB_JSON:
+        store.write_bytes(NATIVE_STARTED_NAME, b"")
     checkpoint.save(store)
     return _run_export(client, info, store, checkpoint, config, on_progress)
 
@@ -299,13 +320,20 @@ def resume_export(
         )
     checkpoint = ExportCheckpoint.load(store)
     kept = {p.key for p in checkpoint.parts}
-    for info in store.list_dir().files:
+    native = checkpoint.format == FORMAT_DYNAMODB_JSON
+    folder = NATIVE_DATA_FOLDER if native else ""
+    try:
+        present = store.list_dir(folder).files
+    except NotFoundError:
+        present = []
+    for info in present:
         name = info.key.rpartition("/")[2]
-        if is_data_file_name(name) and name not in kept:
-            store.delete(name)  # written after the last checkpoint: its items are read again
+        key = f"{folder}/{name}" if folder else name
+        if (native or is_data_file_name(name)) and key not in kept:
+            store.delete(key)  # written after the last checkpoint: its items are read again
     client = DynamoClient.from_config(config.dynamo)
     table_info = describe_table(client, checkpoint.table)
-    config = replace(config, consistent_read=checkpoint.consistent_read)
+    config = replace(config, consistent_read=checkpoint.consistent_read, format=checkpoint.format)
     return _run_export(client, table_info, store, checkpoint, config, on_progress)
 
 
@@ -344,6 +372,7 @@ def _run_export(
                 max_items_per_file=config.max_items_per_file,
                 average_item_bytes=_average_item_bytes(info),
                 retry=config.retry,
+                format=checkpoint.format,
             )
         )
     executor = make_executor(workers, rate, burst=max(rate, 1.0))
@@ -380,22 +409,47 @@ def _finish(
     workers: int,
 ) -> ExportResult:
     parts = checkpoint.parts
-    # The real exporter's single reducer sorted entries by reversed file name.
-    urls = [manifest_url(store, p.key) for p in sorted(parts, key=lambda p: p.key[::-1])]
-    store.write_bytes(MANIFEST_NAME, encode_manifest(urls))
+    ended = datetime.now(UTC)
+    native = checkpoint.format == FORMAT_DYNAMODB_JSON
+    if native:
+        files = finish_native_export(store, info, checkpoint, client.region, ended)
+    else:
+        # The real exporter's single reducer sorted entries by reversed file name.
+        ordered = sorted(parts, key=lambda p: p.key[::-1])
+        files = tuple(manifest_url(store, p.key) for p in ordered)
+        store.write_bytes(MANIFEST_NAME, encode_manifest(files))
     items = sum(p.items for p in parts)
-    ended = datetime.now(UTC).isoformat(timespec="seconds")
     store.write_bytes(
         TABLE_SIDECAR_NAME,
-        _sidecar(client, info, checkpoint, items, ended, config.consistent_read),
+        _sidecar(
+            client,
+            info,
+            checkpoint,
+            items,
+            ended.isoformat(timespec="seconds"),
+            config.consistent_read,
+        ),
     )
-    store.write_bytes(SUCCESS_NAME, b"")
+    if not native:  # a native export's manifests are its mark of completion
+        store.write_bytes(SUCCESS_NAME, b"")
     store.delete(CHECKPOINT_NAME)
+    return _result(checkpoint, store, files, run, rate, workers)
+
+
+def _result(
+    checkpoint: ExportCheckpoint,
+    store: Store,
+    files: tuple[str, ...],
+    run: _Run,
+    rate: float,
+    workers: int,
+) -> ExportResult:
+    parts = checkpoint.parts
     return ExportResult(
         table=checkpoint.table,
         folder=store.url,
-        files=tuple(urls),
-        items=items,
+        files=files,
+        items=sum(p.items for p in parts),
         bytes=sum(p.bytes for p in parts),
         consumed_capacity=run.consumed,
         duration=run.clock() - run.started,
@@ -443,7 +497,7 @@ def _sidecar(
     except DdbpipeError:
         pass  # not readable with these permissions, or not supported by this endpoint
     export = {
-        "format": "datapipeline",
+        "format": checkpoint.format,
         "items": items,
         "segments": checkpoint.total_segments,
         "consistent_read": consistent_read,

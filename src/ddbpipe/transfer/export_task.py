@@ -8,8 +8,12 @@ resumed export starts that segment again.
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
+import secrets
 import uuid
+import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,9 +22,11 @@ from typing import Any
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.dynamo.ops import ScanPage, scan_page
 from ddbpipe.dynamo.retry import RetryPolicy, call_with_retries
+from ddbpipe.formats import ddbjson
 from ddbpipe.formats.datapipeline import encode_page
 from ddbpipe.items import Item
 from ddbpipe.stores import Store, StoreConfig, Writer
+from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = [
@@ -54,6 +60,7 @@ class SegmentTask:
     max_items_per_file: int
     average_item_bytes: float
     retry: RetryPolicy
+    format: str = FORMAT_DATAPIPELINE
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class PartWritten:
     items: int
     bytes: int
     resume_key: Item
+    md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,9 @@ class _PartSink:
         self._items = 0
         self._bytes = 0
         self._last: Item | None = None
+        self._native = task.format == FORMAT_DYNAMODB_JSON
+        self._compressor: Any = None
+        self._digest = hashlib.md5()
         self.parts: list[PartWritten] = []
 
     def write(self, items: list[Item]) -> int:
@@ -119,10 +130,17 @@ class _PartSink:
                 self._key = self._new_name()
                 self._opened = self._store.open_write(self._key)
                 self._writer = self._opened.__enter__()
+                if self._native:
+                    self._compressor = zlib.compressobj(wbits=31)
+                    self._digest = hashlib.md5()
             room = self._task.max_items_per_file - self._items
             chunk, items = items[:room], items[room:]
-            data = encode_page(chunk)
-            self._writer.write(data)
+            if self._native:
+                data = b"".join(ddbjson.encode_item(item) for item in chunk)
+                self._put(self._compressor.compress(data))
+            else:
+                data = encode_page(chunk)
+                self._writer.write(data)
             self._items += len(chunk)
             self._bytes += len(data)
             self._last = chunk[-1]
@@ -135,12 +153,22 @@ class _PartSink:
         """Finish the current data file, if any, and report it."""
         if self._opened is None or self._last is None:
             return
+        md5 = None
+        if self._native:
+            self._put(self._compressor.flush())
+            md5 = base64.b64encode(self._digest.digest()).decode("ascii")
         self._opened.__exit__(None, None, None)
         resume_key = {name: self._last[name] for name in self._task.key_names}
-        part = PartWritten(self._task.segment, self._key, self._items, self._bytes, resume_key)
+        part = PartWritten(self._task.segment, self._key, self._items, self._bytes, resume_key, md5)
         self.parts.append(part)
         self._emit(part)
         self._opened, self._writer, self._items, self._bytes, self._last = None, None, 0, 0, None
+
+    def _put(self, data: bytes) -> None:
+        """Write compressed bytes, hashing them as DynamoDB's manifest does."""
+        if data and self._writer is not None:
+            self._digest.update(data)
+            self._writer.write(data)
 
     def abort(self, error: BaseException) -> None:
         """Drop the current data file: it never becomes visible."""
@@ -149,12 +177,22 @@ class _PartSink:
             self._opened, self._writer = None, None
 
 
+def data_file_name(format: str) -> str:
+    """A new data file's key: a UUID (Data Pipeline), or ``data/`` + 26 base32 characters
+    + ``.json.gz`` (DynamoDB's native export)."""
+    if format == FORMAT_DYNAMODB_JSON:
+        name = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+        return f"data/{name}.json.gz"
+    return str(uuid.uuid4())
+
+
 def run_segment(
     task: SegmentTask,
     context: WorkerContext,
-    new_name: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_name: Callable[[], str] | None = None,
 ) -> SegmentResult:
     """Scan the task's segment to its end, writing every item once; see the module doc."""
+    new_name = new_name or (lambda: data_file_name(task.format))
     client = context.dynamo_client(task.dynamo)
     sink = _PartSink(context.store(task.folder_url, task.store), task, context.emit, new_name)
     bucket = context.bucket
