@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ddbpipe._version import __version__
+from ddbpipe.cli.convert import convert_command
 from ddbpipe.cli.demo import demo_command
 from ddbpipe.cli.export import export_command
 from ddbpipe.cli.import_ import import_command
@@ -21,6 +22,7 @@ def cli(debug: bool) -> None:
 
 
 cli.add_command(inspect_command)
+cli.add_command(convert_command)
 cli.add_command(demo_command)
 cli.add_command(export_command)
 cli.add_command(import_command)

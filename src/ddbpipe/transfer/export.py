@@ -59,6 +59,7 @@ from ddbpipe.transfer.native_export import (
     NATIVE_STARTED_NAME,
     finish_native_export,
     native_export_id,
+    table_arn_of,
 )
 from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON
 
@@ -179,7 +180,8 @@ def manifest_url(store: Store, key: str) -> str:
     return url if "://" in url else Path(url).as_uri()
 
 
-def _folder_is_free(store: Store) -> None:
+def ensure_new_folder(store: Store) -> None:
+    """Raise ``AlreadyExistsError`` unless nothing exists at ``store`` yet."""
     try:
         listing = store.list_dir()
     except BucketNotFoundError:
@@ -269,7 +271,7 @@ def export_table(
     else:
         name = run_name or started.strftime(RUN_FORMAT)
     store = open_store(destination, config.store).child(name)
-    _folder_is_free(store)
+    ensure_new_folder(store)
     segments, _ = plan_parallelism(info, config)
     checkpoint = ExportCheckpoint(
         table=table,
@@ -412,7 +414,14 @@ def _finish(
     ended = datetime.now(UTC)
     native = checkpoint.format == FORMAT_DYNAMODB_JSON
     if native:
-        files = finish_native_export(store, info, checkpoint, client.region, ended)
+        files = finish_native_export(
+            store,
+            parts,
+            started=datetime.fromisoformat(checkpoint.started),
+            ended=ended,
+            table_arn=table_arn_of(info.description, client.region),
+            table_id=str(info.description.get("TableId", "")),
+        )
     else:
         # The real exporter's single reducer sorted entries by reversed file name.
         ordered = sorted(parts, key=lambda p: p.key[::-1])

@@ -32,9 +32,11 @@ from ddbpipe.transfer.worker import WorkerContext
 __all__ = [
     "MAX_RCU_PER_PAGE",
     "PageRead",
+    "PartSink",
     "PartWritten",
     "SegmentResult",
     "SegmentTask",
+    "data_file_name",
     "run_segment",
 ]
 
@@ -97,27 +99,38 @@ class SegmentResult:
     parts: tuple[PartWritten, ...]
 
 
-class _PartSink:
-    """The data file being written, rolled over every ``max_items`` items."""
+class PartSink:
+    """Data files being written from a stream of items, rolled over every ``max_items``.
+
+    Each file becomes visible only when complete; ``parts`` lists the files finished,
+    each reported to ``emit`` too, with the key of its last item (``key_names``).
+    """
 
     def __init__(
         self,
         store: Store,
-        task: SegmentTask,
+        *,
+        format: str,
+        max_items: int,
+        key_names: tuple[str, ...],
+        segment: int,
         emit: Callable[[object], None],
-        new_name: Callable[[], str],
+        new_name: Callable[[], str] | None = None,
     ) -> None:
         self._store = store
-        self._task = task
+        self._format = format
+        self._max_items = max_items
+        self._key_names = key_names
+        self._segment = segment
         self._emit = emit
-        self._new_name = new_name
+        self._new_name = new_name or (lambda: data_file_name(format))
         self._opened: AbstractContextManager[Writer] | None = None
         self._writer: Writer | None = None
         self._key = ""
         self._items = 0
         self._bytes = 0
         self._last: Item | None = None
-        self._native = task.format == FORMAT_DYNAMODB_JSON
+        self._native = format == FORMAT_DYNAMODB_JSON
         self._compressor: Any = None
         self._digest = hashlib.md5()
         self.parts: list[PartWritten] = []
@@ -133,7 +146,7 @@ class _PartSink:
                 if self._native:
                     self._compressor = zlib.compressobj(wbits=31)
                     self._digest = hashlib.md5()
-            room = self._task.max_items_per_file - self._items
+            room = self._max_items - self._items
             chunk, items = items[:room], items[room:]
             if self._native:
                 data = b"".join(ddbjson.encode_item(item) for item in chunk)
@@ -145,7 +158,7 @@ class _PartSink:
             self._bytes += len(data)
             self._last = chunk[-1]
             written += len(data)
-            if self._items >= self._task.max_items_per_file:
+            if self._items >= self._max_items:
                 self.close()
         return written
 
@@ -158,8 +171,8 @@ class _PartSink:
             self._put(self._compressor.flush())
             md5 = base64.b64encode(self._digest.digest()).decode("ascii")
         self._opened.__exit__(None, None, None)
-        resume_key = {name: self._last[name] for name in self._task.key_names}
-        part = PartWritten(self._task.segment, self._key, self._items, self._bytes, resume_key, md5)
+        resume_key = {name: self._last[name] for name in self._key_names}
+        part = PartWritten(self._segment, self._key, self._items, self._bytes, resume_key, md5)
         self.parts.append(part)
         self._emit(part)
         self._opened, self._writer, self._items, self._bytes, self._last = None, None, 0, 0, None
@@ -192,9 +205,16 @@ def run_segment(
     new_name: Callable[[], str] | None = None,
 ) -> SegmentResult:
     """Scan the task's segment to its end, writing every item once; see the module doc."""
-    new_name = new_name or (lambda: data_file_name(task.format))
     client = context.dynamo_client(task.dynamo)
-    sink = _PartSink(context.store(task.folder_url, task.store), task, context.emit, new_name)
+    sink = PartSink(
+        context.store(task.folder_url, task.store),
+        format=task.format,
+        max_items=task.max_items_per_file,
+        key_names=task.key_names,
+        segment=task.segment,
+        emit=context.emit,
+        new_name=new_name,
+    )
     bucket = context.bucket
     bytes_per_rcu = _BYTES_PER_RCU if task.consistent_read else 2 * _BYTES_PER_RCU
     rcu_per_item = max(task.average_item_bytes, 1.0) / bytes_per_rcu

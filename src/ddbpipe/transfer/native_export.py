@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ddbpipe.dynamo.table import TableInfo
 from ddbpipe.formats.ddbjson import (
     FULL_EXPORT_VERSION,
     MANIFEST_FILES_NAME,
@@ -24,7 +24,7 @@ from ddbpipe.formats.ddbjson import (
     md5_text,
 )
 from ddbpipe.stores import Store, split_s3_url
-from ddbpipe.transfer.checkpoint import ExportCheckpoint
+from ddbpipe.transfer.checkpoint import PartRecord
 
 __all__ = [
     "NATIVE_DATA_FOLDER",
@@ -32,6 +32,7 @@ __all__ = [
     "NATIVE_STARTED_NAME",
     "finish_native_export",
     "native_export_id",
+    "table_arn_of",
 ]
 
 NATIVE_ROOT = "AWSDynamoDB"
@@ -52,7 +53,13 @@ def _iso(moment: datetime) -> str:
 
 
 def finish_native_export(
-    store: Store, info: TableInfo, checkpoint: ExportCheckpoint, region: str, ended: datetime
+    store: Store,
+    parts: Sequence[PartRecord],
+    *,
+    started: datetime,
+    ended: datetime,
+    table_arn: str,
+    table_id: str = "",
 ) -> tuple[str, ...]:
     """Write both manifests and their checksums; return the data files' URLs."""
     export_id = store.url.rstrip("/").rpartition("/")[2]
@@ -62,7 +69,7 @@ def finish_native_export(
         bucket, folder_key = "", f"{NATIVE_ROOT}/{export_id}"
     prefix = folder_key.removesuffix(f"{NATIVE_ROOT}/{export_id}").rstrip("/") or None
     entries = []
-    for part in checkpoint.parts:
+    for part in parts:
         digest = base64.b64decode(part.md5 or "")
         entries.append(
             ManifestFileEntry(
@@ -73,10 +80,6 @@ def finish_native_export(
             )
         )
     manifest_files = encode_manifest_files(entries)
-    table_arn = info.description.get(
-        "TableArn", f"arn:aws:dynamodb:{region}:000000000000:table/{info.name}"
-    )
-    started = datetime.fromisoformat(checkpoint.started)
     summary = encode_manifest_summary(
         ManifestSummary(
             version=FULL_EXPORT_VERSION,
@@ -84,11 +87,11 @@ def finish_native_export(
             start_time=_iso(started),
             end_time=_iso(ended),
             table_arn=table_arn,
-            table_id=str(info.description.get("TableId", "")),
+            table_id=table_id,
             s3_bucket=bucket,
             manifest_files_s3_key=f"{folder_key}/{MANIFEST_FILES_NAME}",
             billed_size_bytes=0,
-            item_count=sum(p.items for p in checkpoint.parts),
+            item_count=sum(p.items for p in parts),
             output_format="DYNAMODB_JSON",
             export_time=_iso(started),
             s3_prefix=prefix,
@@ -98,4 +101,11 @@ def finish_native_export(
     store.write_bytes("manifest-files.md5", md5_text(manifest_files).encode("ascii"))
     store.write_bytes(MANIFEST_SUMMARY_NAME, summary)
     store.write_bytes("manifest-summary.md5", md5_text(summary).encode("ascii"))
-    return tuple(store.url_for(p.key) for p in checkpoint.parts)
+    return tuple(store.url_for(p.key) for p in parts)
+
+
+def table_arn_of(description: dict[str, object], region: str) -> str:
+    """The table's ARN from its description, or one in the ARN's shape when unknown."""
+    arn = description.get("TableArn")
+    name = description.get("TableName", "table")
+    return str(arn) if arn else f"arn:aws:dynamodb:{region}:000000000000:table/{name}"
