@@ -165,8 +165,10 @@ class DataError(DdbpipeError):
         where = self.source if self.line is None else f"{self.source}, line {self.line}"
         return f"{where}: {self.reason}"
 
-    def located(self, source: str, line: int | None) -> DataError:
-        """A copy of this error that names ``source`` and ``line``."""
+    def located(self, source: str | None, line: int | None) -> DataError:
+        """A copy of this error that names ``source`` and ``line`` (itself if no source)."""
+        if not source:
+            return self
         return type(self)(self.reason, source=source, line=line)
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -34,12 +34,15 @@ from ddbpipe.items import (
 __all__ = [
     "LineStats",
     "decode_line",
+    "decode_lines",
     "encode_item",
     "encode_items",
     "encode_page",
     "iter_lines",
     "read_items",
 ]
+
+T = TypeVar("T")
 
 _WIRE_TO_LINE = {
     "S": "s",
@@ -333,7 +336,7 @@ def decode_line(line: bytes, *, source: str | None = None, line_number: int | No
     try:
         return _decode(line)
     except DataError as exc:
-        raise exc.located(source, line_number) if source else exc from None
+        raise exc.located(source, line_number) from None
 
 
 def _decode(line: bytes) -> Item:
@@ -413,8 +416,20 @@ def read_items(
     chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
 ) -> Iterator[tuple[int, Item]]:
     """Stream ``(line number, item)`` from the bytes of one data file named ``source``."""
+    return decode_lines(chunks, decode_line, source=source, stats=stats)
+
+
+def decode_lines(
+    chunks: Iterable[bytes],
+    decode: Callable[..., T],
+    *,
+    source: str,
+    stats: LineStats | None = None,
+) -> Iterator[tuple[int, T]]:
+    """Stream ``(line number, decode(line))`` from a file's bytes; ``decode`` takes the line
+    and the keywords ``source`` and ``line_number``."""
     stats = stats if stats is not None else LineStats()
     for number, line in iter_lines(chunks, stats):
-        item = decode_line(line, source=source, line_number=number)
+        value = decode(line, source=source, line_number=number)
         stats.items += 1
-        yield number, item
+        yield number, value

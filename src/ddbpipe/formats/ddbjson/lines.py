@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ddbpipe.errors import DataError, ItemError
-from ddbpipe.formats.datapipeline.lines import LineStats, iter_lines
+from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
 from ddbpipe.items import Item, check_value
 
 __all__ = [
@@ -95,10 +95,6 @@ def _attribute_map(what: str, data: object) -> Item:
     return data
 
 
-def _located(exc: DataError, source: str | None, line_number: int | None) -> DataError:
-    return exc.located(source, line_number) if source else exc
-
-
 def decode_line(line: bytes, *, source: str | None = None, line_number: int | None = None) -> Item:
     """The item held by one full-export line (without its line ending), in wire form.
 
@@ -115,7 +111,7 @@ def decode_line(line: bytes, *, source: str | None = None, line_number: int | No
             raise DataError(f'line has keys besides "Item": {extra}')
         return _attribute_map("Item", parsed["Item"])
     except DataError as exc:
-        raise _located(exc, source, line_number) from None
+        raise exc.located(source, line_number) from None
 
 
 def _timestamp(metadata: object) -> int | None:
@@ -160,26 +156,18 @@ def decode_change(
             write_timestamp_micros=_timestamp(parsed.get("Metadata")),
         )
     except DataError as exc:
-        raise _located(exc, source, line_number) from None
+        raise exc.located(source, line_number) from None
 
 
 def read_items(
     chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
 ) -> Iterator[tuple[int, Item]]:
     """Stream ``(line number, item)`` from the decompressed bytes of one full-export file."""
-    stats = stats if stats is not None else LineStats()
-    for number, line in iter_lines(chunks, stats):
-        item = decode_line(line, source=source, line_number=number)
-        stats.items += 1
-        yield number, item
+    return decode_lines(chunks, decode_line, source=source, stats=stats)
 
 
 def read_changes(
     chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
 ) -> Iterator[tuple[int, ChangeRecord]]:
     """Stream ``(line number, record)`` from the decompressed bytes of one incremental file."""
-    stats = stats if stats is not None else LineStats()
-    for number, line in iter_lines(chunks, stats):
-        record = decode_change(line, source=source, line_number=number)
-        stats.items += 1
-        yield number, record
+    return decode_lines(chunks, decode_change, source=source, stats=stats)
