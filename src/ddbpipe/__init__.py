@@ -1,10 +1,14 @@
-"""ddbpipe: move DynamoDB tables to and from S3, in the Data Pipeline backup format."""
+"""ddbpipe: move DynamoDB tables to and from S3, in the Data Pipeline backup format and
+DynamoDB's native formats."""
 
 from ddbpipe._version import __version__
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.errors import DdbpipeError
+from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.stores import Store, StoreConfig, open_store
-from ddbpipe.transfer.backup import Backup, BackupFile, open_backup
+from ddbpipe.transfer.backup import Backup, BackupFile, PlainFiles, open_backup
+from ddbpipe.transfer.chain import BackupChain, open_chain
+from ddbpipe.transfer.convert import ConvertResult, convert_backup
 from ddbpipe.transfer.export import (
     ExportConfig,
     ExportProgress,
@@ -18,8 +22,11 @@ from ddbpipe.transfer.inspect import BackupReport, FileReport, inspect_backup
 
 __all__ = [
     "Backup",
+    "BackupChain",
     "BackupFile",
     "BackupReport",
+    "ConvertResult",
+    "CsvOptions",
     "DdbpipeError",
     "DynamoConfig",
     "ExportConfig",
@@ -29,14 +36,17 @@ __all__ = [
     "ImportConfig",
     "ImportProgress",
     "ImportResult",
+    "PlainFiles",
     "Store",
     "StoreConfig",
     "__version__",
+    "convert_backup",
     "export_table",
     "export_tables",
     "import_table",
     "inspect_backup",
     "open_backup",
+    "open_chain",
     "open_store",
     "resume_export",
 ]

@@ -104,7 +104,7 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
     assert caught.value.hint is not None
     assert f"ddbpipe import --resume {folder} {table}" in caught.value.hint
     assert 0 < len(scan_all(dynalite, table)) < 300
-    assert orjson.loads(checkpoint.read_bytes())["files"]["part-000000"] > 0
+    assert orjson.loads(checkpoint.read_bytes())["files"][str(folder / "part-000000")] > 0
     proxy.rules = FaultRules()
     resumed = import_table(str(folder), table, ImportConfig(**{**config.__dict__, "resume": True}))
     assert resumed.written < 300  # it did not start again from the first line

@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import store_config, store_options
+from ddbpipe.cli.options import input_options, plain_files, store_config, store_options
 from ddbpipe.transfer.convert import convert_backup
 from ddbpipe.transfer.export import EXPORT_FORMATS, MAX_ITEMS_PER_FILE
 
@@ -31,6 +31,7 @@ __all__ = ["convert_command"]
     help="Most items in one data file.",
 )
 @store_options
+@input_options
 @handle_errors
 def convert_command(
     source: str,
@@ -40,11 +41,17 @@ def convert_command(
     region: str | None,
     profile: str | None,
     endpoint_url: str | None,
+    input_format: str | None,
+    compression: str | None,
+    csv_header: str | None,
+    csv_delimiter: str,
 ) -> None:
     """Write every item of the backup at SOURCE into a new folder under DEST, in another format.
 
-    The items written are counted against the items read. Region, profile and endpoint
-    apply to both SOURCE and DEST.
+    SOURCE is anything import reads except an incremental export: a Data Pipeline
+    folder, a native export, or plain files (CSV columns are all read as strings, as no
+    table says their types). The items written are counted against the items read.
+    Region, profile and endpoint apply to both SOURCE and DEST.
     """
     config = store_config(region, profile, endpoint_url)
     result = convert_backup(
@@ -54,6 +61,7 @@ def convert_command(
         source_store=config,
         store=config,
         max_items_per_file=items_per_file,
+        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
     )
     Console(highlight=False).print(
         f"converted {result.source} to {result.format} in {result.folder}: {result.items:,} "

@@ -48,7 +48,8 @@ __all__ = ["export_command"]
     type=click.Choice(list(EXPORT_FORMATS)),
     default=EXPORT_FORMATS[0],
     show_default=True,
-    help="Data Pipeline's backup format, or DynamoDB's native export layout (DYNAMODB_JSON).",
+    help="Data Pipeline's backup format, or DynamoDB's native export layout (DYNAMODB_JSON "
+    "or ION).",
 )
 @click.option(
     "--items-per-file",
@@ -83,8 +84,9 @@ def export_command(
     """Export each TABLE to DEST (s3://bucket/prefix or a local folder).
 
     One table goes to DEST/<YYYY-MM-dd-HH-mm-ss>/, several to DEST/<table>/<...>/, in the
-    Data Pipeline backup format; with --format dynamodb-json, to DEST/AWSDynamoDB/<ExportId>/
-    as DynamoDB's own export lays it out. With --resume FOLDER, no TABLE or DEST is given.
+    Data Pipeline backup format; with --format dynamodb-json or ion, to
+    DEST/AWSDynamoDB/<ExportId>/ as DynamoDB's own export lays it out. With --resume
+    FOLDER, no TABLE or DEST is given.
     """
     config = ExportConfig(
         read_ratio=read_ratio,

@@ -11,7 +11,13 @@ import click
 from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import command_flags, dynamo_config, store_config
+from ddbpipe.cli.options import (
+    command_flags,
+    dynamo_config,
+    input_options,
+    plain_files,
+    store_config,
+)
 from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import DdbpipeError
 from ddbpipe.transfer.imports import (
@@ -68,6 +74,7 @@ def checkpoint_path(source: str, table: str) -> Path:
     "--rejects", type=click.Path(dir_okay=False), help="JSON-lines file for skipped lines."
 )
 @click.option("--dry-run", is_flag=True, help="Read and check everything; write nothing.")
+@input_options
 @handle_errors
 def import_command(
     source: str,
@@ -85,11 +92,18 @@ def import_command(
     on_error: str,
     rejects: str | None,
     dry_run: bool,
+    input_format: str | None,
+    compression: str | None,
+    csv_header: str | None,
+    csv_delimiter: str,
 ) -> None:
     """Put every item of the backup at SOURCE into TABLE.
 
-    SOURCE is the backup folder (s3://bucket/prefix/<run> or a local path). Items with the
-    same key are replaced; other items in TABLE are left alone.
+    SOURCE (s3://bucket/prefix or a local path) is a Data Pipeline backup folder, a
+    DynamoDB native export (its AWSDynamoDB/<id> folder, or the prefix above it, where a
+    full export and its incremental exports are applied in order), or plain DYNAMODB_JSON,
+    ION or CSV files (a file or a folder). Items with the same key are replaced; other
+    items in TABLE are left alone, except those an incremental export deletes.
     """
     config = ImportConfig(
         write_ratio=write_ratio,
@@ -103,6 +117,7 @@ def import_command(
         resume=resume,
         dynamo=dynamo_config(region, profile, endpoint_url),
         source=store_config(source_region or region, profile, source_endpoint_url),
+        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
     )
     console = Console(highlight=False)
     flags = command_flags(
@@ -111,6 +126,10 @@ def import_command(
         endpoint_url=endpoint_url,
         source_region=source_region,
         source_endpoint_url=source_endpoint_url,
+        input_format=input_format,
+        compression=compression,
+        csv_header=csv_header,
+        csv_delimiter=None if csv_delimiter == "," else csv_delimiter,
     )
     try:
         with progress_reporter(console, "import") as report:
@@ -135,6 +154,7 @@ def _print_result(console: Console, result: ImportResult) -> None:
     extras = [
         f"{n:,} {what}"
         for n, what in (
+            (result.deleted, "deleted (by incremental exports)"),
             (result.skipped, "bad lines skipped"),
             (result.duplicates, "repeated keys (the later line won)"),
             (result.blank_lines, "blank lines"),
@@ -144,6 +164,7 @@ def _print_result(console: Console, result: ImportResult) -> None:
     console.print(
         f"{verb} {result.source} into [bold]{result.table}[/]: {result.items_read:,} items read, "
         f"{result.written:,} written from {result.files} file(s)"
+        + (f" of {result.exports} exports" if result.exports > 1 else "")
         + (f", {', '.join(extras)}" if extras else "")
         + f"; {result.consumed_capacity:,.1f} WCU consumed, {result.duration:,.1f} s "
         f"({rate:,.0f} items/s; {result.workers} workers, limit {result.write_rate:,.0f} WCU/s)",

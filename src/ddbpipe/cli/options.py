@@ -9,12 +9,17 @@ from typing import Any, TypeVar
 import click
 
 from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.stores import StoreConfig
+from ddbpipe.transfer.backup import PlainFiles
+from ddbpipe.transfer.readers import COMPRESSIONS, INPUT_FORMATS
 
 __all__ = [
     "command_flags",
     "connection_options",
     "dynamo_config",
+    "input_options",
+    "plain_files",
     "s3_config",
     "store_config",
     "store_options",
@@ -37,6 +42,46 @@ def store_options(command: F) -> F:
     ):
         command = option(command)
     return command
+
+
+def input_options(command: F) -> F:
+    """How to read plain data files: ``--input-format``, ``--compression``, CSV set-up."""
+    for option in reversed(
+        [
+            click.option(
+                "--input-format",
+                type=click.Choice(INPUT_FORMATS),
+                help="Read SOURCE as plain files of this format (default: from the names).",
+            ),
+            click.option(
+                "--compression",
+                type=click.Choice(COMPRESSIONS),
+                help="Compression of plain files (default: from .gz / .zst names).",
+            ),
+            click.option(
+                "--csv-header",
+                help="CSV column names, comma-separated; every row of every file is then data.",
+            ),
+            click.option(
+                "--csv-delimiter",
+                default=",",
+                show_default=True,
+                help="CSV field delimiter: one of , ; : | tab or space ('\\t' for tab).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def plain_files(
+    input_format: str | None, compression: str | None, csv_header: str | None, csv_delimiter: str
+) -> PlainFiles:
+    """The ``PlainFiles`` those options describe."""
+    delimiter = "\t" if csv_delimiter in ("\\t", "tab") else csv_delimiter
+    header = tuple(csv_header.split(",")) if csv_header is not None else None
+    csv = None if header is None and delimiter == "," else CsvOptions(delimiter, header)
+    return PlainFiles(format=input_format, compression=compression, csv=csv)
 
 
 def store_config(region: str | None, profile: str | None, endpoint_url: str | None) -> StoreConfig:

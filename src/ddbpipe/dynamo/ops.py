@@ -11,9 +11,20 @@ import orjson
 from ddbpipe.dynamo.client import DynamoClient
 from ddbpipe.items import Item
 
-__all__ = ["MAX_BATCH_ITEMS", "BatchResult", "ScanPage", "scan_page", "write_batch"]
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "BatchResult",
+    "RequestsResult",
+    "ScanPage",
+    "WriteRequest",
+    "scan_page",
+    "write_batch",
+    "write_requests",
+]
 
 MAX_BATCH_ITEMS = 25
+# ``{"PutRequest": {"Item": item}}`` or ``{"DeleteRequest": {"Key": key}}``.
+WriteRequest = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -66,19 +77,32 @@ class BatchResult:
     consumed: float
 
 
-def write_batch(client: DynamoClient, table: str, items: Sequence[Item]) -> BatchResult:
-    """Put up to 25 items in one BatchWriteItem; return the items DynamoDB did not write."""
-    body = orjson.dumps(
-        {
-            "RequestItems": {table: [{"PutRequest": {"Item": item}} for item in items]},
-            "ReturnConsumedCapacity": "TOTAL",
-        }
-    )
+@dataclass(frozen=True)
+class RequestsResult:
+    """The write requests one BatchWriteItem left unprocessed, and the capacity it used."""
+
+    unprocessed: list[WriteRequest]
+    consumed: float
+
+
+def write_requests(
+    client: DynamoClient, table: str, requests: Sequence[WriteRequest]
+) -> RequestsResult:
+    """Send up to 25 ``{"PutRequest": ...}`` / ``{"DeleteRequest": ...}`` in one
+    BatchWriteItem; return the requests DynamoDB did not process."""
+    body = orjson.dumps({"RequestItems": {table: requests}, "ReturnConsumedCapacity": "TOTAL"})
     response = orjson.loads(client.request("BatchWriteItem", body, resource=table))
-    left = (response.get("UnprocessedItems") or {}).get(table, [])
+    left: list[WriteRequest] = (response.get("UnprocessedItems") or {}).get(table, [])
     consumed = sum(
         float(c.get("CapacityUnits") or 0) for c in response.get("ConsumedCapacity") or []
     )
+    return RequestsResult(unprocessed=left, consumed=consumed)
+
+
+def write_batch(client: DynamoClient, table: str, items: Sequence[Item]) -> BatchResult:
+    """Put up to 25 items in one BatchWriteItem; return the items DynamoDB did not write."""
+    result = write_requests(client, table, [{"PutRequest": {"Item": item}} for item in items])
     return BatchResult(
-        unprocessed=[request["PutRequest"]["Item"] for request in left], consumed=consumed
+        unprocessed=[request["PutRequest"]["Item"] for request in result.unprocessed],
+        consumed=result.consumed,
     )

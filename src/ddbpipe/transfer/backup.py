@@ -1,9 +1,13 @@
-"""Open a backup folder wherever it lies, and stream its items.
+"""Open a backup wherever it lies, and stream its items.
 
 A Data Pipeline folder with a ``manifest`` is read through exactly the files it lists;
-one without reads every file whose name does not start with ``_`` or ``.``. Pointing at
-the wrong place (a parent folder of runs, a native DynamoDB export, a file, an empty
-prefix) gets a message that says what was found and where to point instead.
+one without reads every file whose name does not start with ``_`` or ``.``. A native
+DynamoDB export (``AWSDynamoDB/<ExportId>/``, or the prefix above it) is read through
+its verified manifests. Plain files (a file, or a folder of files, in DYNAMODB_JSON,
+ION or CSV, as DynamoDB's Import from S3 takes them) are read with their format given
+or guessed from their names. Pointing at the wrong place (a parent folder of runs, a
+file of unknown format, an empty prefix) gets a message that says what was found and
+where to point instead.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ddbpipe.errors import DataError, DdbpipeError, NotABackupError, NotFoundError
+from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.datapipeline import (
     MANIFEST_NAME,
     SUCCESS_NAME,
@@ -25,22 +30,64 @@ from ddbpipe.formats.ddbjson import MANIFEST_SUMMARY_NAME, ManifestSummary
 from ddbpipe.items import Item
 from ddbpipe.sessions import AnySession
 from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
-from ddbpipe.transfer.native import read_native_export
+from ddbpipe.transfer.native import native_format, read_native_export
 from ddbpipe.transfer.readers import (
+    COMPRESSIONS,
+    FORMAT_CSV,
     FORMAT_DATAPIPELINE,
-    FORMAT_DYNAMODB_JSON,
+    INPUT_FORMATS,
     BackupFile,
-    decoder_for,
-    file_lines,
+    FileReader,
+    RecordFormat,
+    guess_compression,
+    guess_format,
 )
 
-__all__ = ["FORMAT_DATAPIPELINE", "Backup", "BackupFile", "open_backup", "require_complete"]
+__all__ = [
+    "FORMAT_DATAPIPELINE",
+    "Backup",
+    "BackupFile",
+    "PlainFiles",
+    "open_backup",
+    "require_complete",
+]
 
 _NATIVE_MARKERS = ("manifest-summary.json", "manifest-files.json", "_started")
 _RUN_EXAMPLES = 3
 _NATIVE_ROOT = "AWSDynamoDB"
 _NATIVE_DATA_SUFFIXES = (".json.gz", ".ion.gz")
 _POINT_AT = "point at a Data Pipeline backup folder (a manifest and its data files)"
+_NO_COMPRESSION = "none"
+
+
+@dataclass(frozen=True)
+class PlainFiles:
+    """How to read plain data files: their format, compression and CSV options.
+
+    ``format`` None guesses each file's format from its name (``.json``, ``.ion``,
+    ``.csv``); ``compression`` None guesses ``gzip``/``zstd`` from ``.gz``/``.zst``.
+    """
+
+    format: str | None = None
+    compression: str | None = None
+    csv: CsvOptions | None = None
+
+    def problems(self) -> list[str]:
+        """Every invalid setting, in the words of the command line."""
+        problems: list[str] = []
+        if self.format is not None and self.format not in INPUT_FORMATS:
+            problems.append(
+                f"input format must be one of {', '.join(INPUT_FORMATS)}, got {self.format!r}"
+            )
+        if self.compression is not None and self.compression not in COMPRESSIONS:
+            problems.append(
+                f"compression must be one of {', '.join(COMPRESSIONS)}, got {self.compression!r}"
+            )
+        if self.csv is not None:
+            if self.format not in (None, FORMAT_CSV):
+                problems.append(f"CSV options do not apply to input format {self.format}")
+            problems.extend(self.csv.problems())
+        return problems
 
 
 @dataclass(frozen=True)
@@ -56,6 +103,9 @@ class Backup:
     unlisted: tuple[str, ...] = ()
     other: tuple[str, ...] = field(default=())
     summary: ManifestSummary | None = None
+    changes: bool = False
+    csv: CsvOptions | None = None
+    plain: bool = False
 
     @property
     def url(self) -> str:
@@ -81,21 +131,36 @@ class Backup:
         notes.extend(
             f"{name!r} is not listed in the manifest and will not be read" for name in self.unlisted
         )
+        if self.plain:
+            notes.append("plain files have no manifest: nothing tells whether any is missing")
         return notes
+
+    def record_format(
+        self, typed: tuple[tuple[str, str], ...] = (), key_names: tuple[str, ...] = ()
+    ) -> RecordFormat:
+        """How to read the data files; a CSV's typed columns come from the table."""
+        return RecordFormat(self.format, self.changes, self.csv, typed, key_names)
+
+    def reader(
+        self,
+        file: BackupFile,
+        stats: LineStats | None = None,
+        format: RecordFormat | None = None,
+    ) -> FileReader:
+        """A reader of one data file, decompressed and checked as it is read."""
+        return FileReader(self.store, file, format or self.record_format(), stats)
 
     def lines(
         self, file: BackupFile, stats: LineStats | None = None
     ) -> Iterator[tuple[int, bytes]]:
-        """Stream ``(line number, line)`` of one data file, decompressed and checked."""
-        return file_lines(self.store, file, stats)
+        """Stream ``(line number, record)`` of one data file, decompressed and checked."""
+        return iter(self.reader(file, stats))
 
     def iter_items(
         self, file: BackupFile, stats: LineStats | None = None
     ) -> Iterator[tuple[int, Item]]:
         """Stream ``(line number, item)`` from one data file."""
-        decode = decoder_for(self.format)
-        for number, line in self.lines(file, stats):
-            yield number, decode(line, file.url, number)
+        return self.reader(file, stats).items()
 
 
 def open_backup(
@@ -103,30 +168,36 @@ def open_backup(
     config: StoreConfig | None = None,
     *,
     session: AnySession | None = None,
+    plain: PlainFiles | None = None,
 ) -> Backup:
-    """Open the backup folder at ``location``: a URL, a local path or a ``Store``.
+    """Open the backup at ``location``: a URL, a local path or a ``Store``.
 
-    Raises ``NotFoundError`` for an empty or missing folder, ``NotABackupError`` when the
-    location is something else (a file, a folder of runs, a native export), and
+    With ``plain`` giving a format, ``location`` is read as plain data files (one file,
+    or every file below a folder) unless it is a native export. Raises
+    ``NotFoundError`` for an empty or missing location, ``NotABackupError`` when the
+    location is something else (a folder of runs, a file of unknown format), and
     ``DataError`` for a manifest that cannot be used.
     """
+    plain = plain or PlainFiles()
     if not isinstance(location, str):
-        return _open_folder(location)
+        return _open_folder(location, plain)
     store = open_store(location, config, session=session)
     try:
-        return _open_folder(store)
+        return _open_folder(store, plain)
     except NotFoundError:
         parent, _, name = location.rstrip("/").rpartition("/")
-        if (
-            name
-            and parent
-            and not parent.endswith(":/")
-            and _is_file(open_store(parent, config, session=session), name)
-        ):
+        if not name or not parent or parent.endswith(":/"):
+            raise
+        parent_store = open_store(parent, config, session=session)
+        if not _is_file(parent_store, name):
+            raise
+        if plain.format is None and guess_format(name) is None:
             raise NotABackupError(
-                f"{location} is a file; point at the folder that holds it: {parent}"
+                f"{location} is a file; point at the folder that holds it: {parent} (or, "
+                "for a plain data file, give its format with --input-format)"
             ) from None
-        raise
+        size = _file_size(parent_store, name)
+        return _plain_backup(parent_store, [ObjectInfo(name, size)], plain)
 
 
 def _is_file(parent: Store, name: str) -> bool:
@@ -136,25 +207,27 @@ def _is_file(parent: Store, name: str) -> bool:
         return False
 
 
-def _open_folder(store: Store) -> Backup:
+def _file_size(parent: Store, name: str) -> int:
+    for info in parent.list_dir().files:
+        if info.key.rpartition("/")[2] == name:
+            return info.size
+    return 0
+
+
+def _open_folder(store: Store, plain: PlainFiles) -> Backup:
     listing = store.list_dir()
     names = {f.key.rpartition("/")[2]: f for f in listing.files}
-    if MANIFEST_NAME in names:
+    if MANIFEST_NAME in names and plain.format is None:
         return _open_with_manifest(store, names)
     if MANIFEST_SUMMARY_NAME in names:
-        summary, files, missing = read_native_export(store)
-        return Backup(
-            store=store,
-            format=FORMAT_DYNAMODB_JSON,
-            files=files,
-            manifest=None,
-            succeeded=True,
-            missing=missing,
-            other=tuple(sorted(names)),
-            summary=summary,
-        )
+        return _open_native(store, names, plain)
     if _NATIVE_ROOT in listing.folders:
-        return _open_native_root(store)
+        return _open_native_root(store, plain)
+    if plain.format is not None:
+        return _plain_backup(store, _walk(store), plain)
+    visible = sorted(n for n in names if is_data_file_name(n))
+    if visible and not listing.folders and all(guess_format(n) for n in visible):
+        return _plain_backup(store, [names[n] for n in visible], plain)
     _reject_non_backup(store, listing, names)
     data = [f for name, f in sorted(names.items()) if is_data_file_name(name)]
     return Backup(
@@ -189,12 +262,77 @@ def _open_with_manifest(store: Store, names: dict[str, ObjectInfo]) -> Backup:
     )
 
 
-def _open_native_root(store: Store) -> Backup:
+def _open_native(store: Store, names: dict[str, ObjectInfo], plain: PlainFiles) -> Backup:
+    summary, files, missing = read_native_export(store)
+    format, changes = native_format(summary, store.url)
+    if plain.format is not None and plain.format != format:
+        raise NotABackupError(
+            f"{store.url} is a native export in {summary.output_format}, not {plain.format}"
+        )
+    return Backup(
+        store=store,
+        format=format,
+        files=files,
+        manifest=None,
+        succeeded=True,
+        missing=missing,
+        other=tuple(sorted(names)),
+        summary=summary,
+        changes=changes,
+    )
+
+
+def _walk(store: Store, prefix: str = "") -> list[ObjectInfo]:
+    """Every file below ``prefix`` whose name does not start with ``_`` or ``.``."""
+    listing = store.list_dir(prefix)
+    found = [f for f in listing.files if is_data_file_name(f.key.rpartition("/")[2])]
+    for folder in listing.folders:
+        if not folder.startswith(("_", ".")):
+            found.extend(_walk(store, f"{prefix}{folder}/"))
+    return found
+
+
+def _plain_backup(store: Store, infos: list[ObjectInfo], plain: PlainFiles) -> Backup:
+    """Plain data files, each with its format and compression given or guessed."""
+    if not infos:
+        raise NotFoundError(f"{store.url} holds no data files")
+    formats = {plain.format or guess_format(i.key) for i in infos}
+    if len(formats) != 1 or None in formats:
+        shown = ", ".join(sorted(str(f) for f in formats))
+        raise NotABackupError(
+            f"{store.url} holds files of several or unknown formats ({shown}); give the "
+            f"format (--input-format {'|'.join(INPUT_FORMATS)})"
+        )
+    (format,) = formats
+    assert format is not None
+    files = []
+    for info in sorted(infos, key=lambda i: i.key):
+        compression = plain.compression or guess_compression(info.key)
+        files.append(
+            BackupFile(
+                info.key,
+                store.url_for(info.key),
+                info.size,
+                compression=None if compression == _NO_COMPRESSION else compression,
+            )
+        )
+    return Backup(
+        store=store,
+        format=format,
+        files=tuple(files),
+        manifest=None,
+        succeeded=True,
+        csv=plain.csv,
+        plain=True,
+    )
+
+
+def _open_native_root(store: Store, plain: PlainFiles) -> Backup:
     """A prefix holding ``AWSDynamoDB/<ExportId>/``: the export there, if only one."""
     root = store.child(_NATIVE_ROOT)
     exports = sorted(root.list_dir().folders)
     if len(exports) == 1:
-        return _open_folder(root.child(exports[0]))
+        return _open_folder(root.child(exports[0]), plain)
     shown = ", ".join(exports[-_RUN_EXAMPLES:])
     raise NotABackupError(
         f"{root.url} holds {len(exports)} native exports ({shown}); point at one, for "

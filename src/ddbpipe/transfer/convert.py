@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 
 import orjson
 
-from ddbpipe.errors import ConfigError, FatalError
+from ddbpipe.errors import ConfigError, FatalError, NotABackupError
 from ddbpipe.formats.datapipeline import MANIFEST_NAME, SUCCESS_NAME, encode_manifest
 from ddbpipe.items import Item
 from ddbpipe.stores import StoreConfig, open_store
-from ddbpipe.transfer.backup import Backup, open_backup, require_complete
+from ddbpipe.transfer.backup import Backup, PlainFiles, open_backup, require_complete
 from ddbpipe.transfer.checkpoint import PartRecord
 from ddbpipe.transfer.export import (
     EXPORT_FORMATS,
     MAX_ITEMS_PER_FILE,
+    NATIVE_FORMATS,
     RUN_FORMAT,
     TABLE_SIDECAR_NAME,
     ensure_new_folder,
@@ -30,7 +31,6 @@ from ddbpipe.transfer.native_export import (
     native_export_id,
     table_arn_of,
 )
-from ddbpipe.transfer.readers import FORMAT_DYNAMODB_JSON
 
 __all__ = ["ConvertResult", "convert_backup"]
 
@@ -67,16 +67,25 @@ def convert_backup(
     source_store: StoreConfig | None = None,
     store: StoreConfig | None = None,
     max_items_per_file: int = MAX_ITEMS_PER_FILE,
+    plain: PlainFiles | None = None,
 ) -> ConvertResult:
     """Write every item of the backup at ``source`` into a new folder under ``destination``
     in ``to_format``; the items written are counted against the items read."""
+    problems = [] if plain is None else plain.problems()
     if to_format not in EXPORT_FORMATS:
-        raise ConfigError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {to_format!r}")
+        problems.append(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {to_format!r}")
+    if problems:
+        raise ConfigError(problems)
     clock = time.monotonic()
-    backup = open_backup(source, source_store)
+    backup = open_backup(source, source_store, plain=plain)
     require_complete(backup)
+    if backup.changes:
+        raise NotABackupError(
+            f"{backup.url} is an incremental export: it holds changes, not items; import "
+            "it onto a table restored from the full export instead"
+        )
     started = datetime.now(UTC)
-    native = to_format == FORMAT_DYNAMODB_JSON
+    native = to_format in NATIVE_FORMATS
     name = f"{NATIVE_ROOT}/{native_export_id(started)}" if native else started.strftime(RUN_FORMAT)
     out = open_store(destination, store).child(name)
     ensure_new_folder(out)
@@ -119,6 +128,7 @@ def convert_backup(
             ended=datetime.now(UTC),
             table_arn=table_arn,
             table_id=table_id,
+            format=to_format,
         )
     else:
         ordered = sorted(parts, key=lambda p: p.key[::-1])

@@ -61,7 +61,7 @@ from ddbpipe.transfer.native_export import (
     native_export_id,
     table_arn_of,
 )
-from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON
+from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION
 
 __all__ = [
     "DEFAULT_AVERAGE_ITEM_BYTES",
@@ -88,7 +88,9 @@ DEFAULT_AVERAGE_ITEM_BYTES = 400.0
 SEGMENT_BYTES = 1 << 30
 MAX_SEGMENTS = 1_000_000
 TABLE_SIDECAR_NAME = "_table.json"
-EXPORT_FORMATS = (FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON)
+EXPORT_FORMATS = (FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION)
+# Formats written in DynamoDB's native export layout, ``AWSDynamoDB/<ExportId>/``.
+NATIVE_FORMATS = (FORMAT_DYNAMODB_JSON, FORMAT_ION)
 RUN_FORMAT = "%Y-%m-%d-%H-%M-%S"
 _CHECKPOINT_INTERVAL = 1.0
 
@@ -266,7 +268,7 @@ def export_table(
     client = DynamoClient.from_config(config.dynamo)
     info = describe_table(client, table)
     started = datetime.now(UTC)
-    if config.format == FORMAT_DYNAMODB_JSON:
+    if config.format in NATIVE_FORMATS:
         name = f"{NATIVE_ROOT}/{native_export_id(started)}"
     else:
         name = run_name or started.strftime(RUN_FORMAT)
@@ -281,7 +283,7 @@ def export_table(
         segments={n: SegmentState() for n in range(segments)},
         format=config.format,
     )
-    if config.format == FORMAT_DYNAMODB_JSON:
+    if config.format in NATIVE_FORMATS:
         store.write_bytes(NATIVE_STARTED_NAME, b"")
     checkpoint.save(store)
     return _run_export(client, info, store, checkpoint, config, on_progress)
@@ -322,7 +324,7 @@ def resume_export(
         )
     checkpoint = ExportCheckpoint.load(store)
     kept = {p.key for p in checkpoint.parts}
-    native = checkpoint.format == FORMAT_DYNAMODB_JSON
+    native = checkpoint.format in NATIVE_FORMATS
     folder = NATIVE_DATA_FOLDER if native else ""
     try:
         present = store.list_dir(folder).files
@@ -412,7 +414,7 @@ def _finish(
 ) -> ExportResult:
     parts = checkpoint.parts
     ended = datetime.now(UTC)
-    native = checkpoint.format == FORMAT_DYNAMODB_JSON
+    native = checkpoint.format in NATIVE_FORMATS
     if native:
         files = finish_native_export(
             store,
@@ -421,6 +423,7 @@ def _finish(
             ended=ended,
             table_arn=table_arn_of(info.description, client.region),
             table_id=str(info.description.get("TableId", "")),
+            format=checkpoint.format,
         )
     else:
         # The real exporter's single reducer sorted entries by reversed file name.

@@ -22,11 +22,11 @@ from typing import Any
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.dynamo.ops import ScanPage, scan_page
 from ddbpipe.dynamo.retry import RetryPolicy, call_with_retries
-from ddbpipe.formats import ddbjson
+from ddbpipe.formats import ddbjson, ion
 from ddbpipe.formats.datapipeline import encode_page
 from ddbpipe.items import Item
 from ddbpipe.stores import Store, StoreConfig, Writer
-from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON
+from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = [
@@ -130,7 +130,8 @@ class PartSink:
         self._items = 0
         self._bytes = 0
         self._last: Item | None = None
-        self._native = format == FORMAT_DYNAMODB_JSON
+        self._native = format in (FORMAT_DYNAMODB_JSON, FORMAT_ION)
+        self._encode = ion.encode_item if format == FORMAT_ION else ddbjson.encode_item
         self._compressor: Any = None
         self._digest = hashlib.md5()
         self.parts: list[PartWritten] = []
@@ -149,7 +150,7 @@ class PartSink:
             room = self._max_items - self._items
             chunk, items = items[:room], items[room:]
             if self._native:
-                data = b"".join(ddbjson.encode_item(item) for item in chunk)
+                data = b"".join(map(self._encode, chunk))
                 self._put(self._compressor.compress(data))
             else:
                 data = encode_page(chunk)
@@ -192,10 +193,11 @@ class PartSink:
 
 def data_file_name(format: str) -> str:
     """A new data file's key: a UUID (Data Pipeline), or ``data/`` + 26 base32 characters
-    + ``.json.gz`` (DynamoDB's native export)."""
-    if format == FORMAT_DYNAMODB_JSON:
+    + ``.json.gz`` or ``.ion.gz`` (DynamoDB's native export)."""
+    if format in (FORMAT_DYNAMODB_JSON, FORMAT_ION):
         name = base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
-        return f"data/{name}.json.gz"
+        suffix = "ion" if format == FORMAT_ION else "json"
+        return f"data/{name}.{suffix}.gz"
     return str(uuid.uuid4())
 
 

@@ -1,8 +1,10 @@
 """One import task: put every item of one data file into the table, or fail loudly.
 
-Lines are decoded and checked against DynamoDB's rules and the table's key before they
-join a batch, so a bad item never reaches DynamoDB. Batches hold up to 25 items with
-distinct keys (for a repeated key the later line wins). ``UnprocessedItems`` are sent
+Records are decoded and checked against DynamoDB's rules and the table's key before
+they join a batch, so a bad item never reaches DynamoDB. A file of an incremental
+export holds changes: each puts its new image, or deletes its key when the item has
+none. Batches hold up to 25 requests with distinct keys (for a repeated key the later
+record wins). ``UnprocessedItems`` are sent
 again with backoff until written; when the retry budget runs out the task fails, naming
 how many items are unwritten. Progress events say which line every earlier line is
 written up to, which is where a resumed import starts the file again.
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
-from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, write_batch
+from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, WriteRequest, write_requests
 from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.dynamo.throttle import TokenBucket
 from ddbpipe.errors import (
@@ -30,7 +32,7 @@ from ddbpipe.errors import (
 from ddbpipe.formats.datapipeline import LineStats
 from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_key, item_size, key_of
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.readers import BackupFile, Decoder, decoder_for, file_lines
+from ddbpipe.transfer.readers import BackupFile, FileReader, RecordFormat
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = ["FileProgress", "FileResult", "FileTask", "LineRejected", "run_file"]
@@ -46,7 +48,7 @@ class FileTask:
 
     table: str
     file: BackupFile
-    format: str
+    format: RecordFormat
     start_line: int
     schema: KeySchema
     folder_url: str
@@ -58,8 +60,8 @@ class FileTask:
 
     @property
     def key(self) -> str:
-        """The data file's key in the backup folder."""
-        return self.file.key
+        """The data file's identity in checkpoints: its URL."""
+        return self.file.url
 
     @property
     def url(self) -> str:
@@ -100,10 +102,12 @@ class FileResult:
     duplicates: int
     blank_lines: int
     consumed: float
+    deleted: int = 0
 
 
 class _Batches:
-    """Puts items in batches of 25 distinct keys, paced by the bucket, retried until written."""
+    """Sends requests in batches of 25 distinct keys, paced by the bucket, retried until
+    written."""
 
     def __init__(
         self,
@@ -117,43 +121,44 @@ class _Batches:
         self.bucket = bucket
         self.sleep = sleep
         self.rng = random.Random()
-        self.pending: dict[tuple[object, ...], tuple[Item, float]] = {}
+        self.pending: dict[tuple[object, ...], tuple[WriteRequest, float]] = {}
         self.duplicates = 0
         self.processed = 0
         self.written = 0
+        self.deleted = 0
         self.consumed = 0.0
 
-    def add(self, item: Item, size: int) -> bool:
-        """Queue ``item``; return True when a batch was sent."""
-        key = key_of(item, self.task.schema)
+    def add(self, key: tuple[object, ...], request: WriteRequest, size: int) -> bool:
+        """Queue ``request`` for the item with ``key``; return True when a batch was sent."""
         if key in self.pending:
             self.duplicates += 1
-            del self.pending[key]  # the later line wins, and goes last
-        # A put costs a WCU per started KB, at least one; ``size`` is never below the item's.
-        self.pending[key] = (item, float(max(1, -(-size // _BYTES_PER_WCU))))
+            del self.pending[key]  # the later record wins, and goes last
+        # A write costs a WCU per started KB, at least one; ``size`` is never below the item's.
+        self.pending[key] = (request, float(max(1, -(-size // _BYTES_PER_WCU))))
         if len(self.pending) >= MAX_BATCH_ITEMS:
             self.flush()
             return True
         return False
 
     def flush(self) -> None:
-        """Write every queued item."""
-        items = [item for item, _ in self.pending.values()]
-        units = {id(item): cost for item, cost in self.pending.values()}
+        """Send every queued request."""
+        requests = [request for request, _ in self.pending.values()]
+        units = {id(request): cost for request, cost in self.pending.values()}
         self.pending.clear()
-        self.processed += len(items)
-        if items and self.client is not None:
-            self._write(items, units)
-            self.written += len(items)
+        self.processed += len(requests)
+        if requests and self.client is not None:
+            self._write(requests, units)
+            self.written += len(requests)
+            self.deleted += sum(1 for r in requests if "DeleteRequest" in r)
 
-    def _write(self, items: list[Item], units: dict[int, float]) -> None:
-        """Put ``items``; ``units`` holds each item's expected WCU, by ``id``."""
+    def _write(self, items: list[WriteRequest], units: dict[int, float]) -> None:
+        """Send ``items``; ``units`` holds each request's expected WCU, by ``id``."""
         assert self.client is not None
         retries = 0
         while items:
             taken = self.bucket.take(sum(units.get(id(item), 1.0) for item in items))
             try:
-                result = write_batch(self.client, self.task.table, items)
+                result = write_requests(self.client, self.task.table, items)
             except RetriableError as exc:
                 self.bucket.settle(taken, 0.0)
                 retries = self._backoff(retries, len(items), exc)
@@ -179,17 +184,44 @@ class _Batches:
         return retries + 1
 
 
-def _checked(line: bytes, number: int, task: FileTask, decode: Decoder) -> tuple[Item, int]:
-    item = decode(line, task.url, number)
+_Request = tuple[tuple[object, ...], WriteRequest, int]
+
+
+def _checked_size(item: Item, record: bytes) -> int:
+    # A record is never shorter than the item's size, so only long records need counting.
+    size = len(record) if len(record) <= MAX_ITEM_SIZE else item_size(item)
+    if size > MAX_ITEM_SIZE:
+        raise ItemError(f"item is {size} bytes; DynamoDB's limit is {MAX_ITEM_SIZE}")
+    return size
+
+
+def _put(reader: FileReader, record: bytes, number: int, schema: KeySchema) -> _Request:
+    """The put of the item one record holds, checked."""
+    item = reader.item(record, number)
     try:
-        check_key(item, task.schema)
-        # A line is never shorter than the item's size, so only long lines need counting.
-        size = len(line) if len(line) <= MAX_ITEM_SIZE else item_size(item)
-        if size > MAX_ITEM_SIZE:
-            raise ItemError(f"item is {size} bytes; DynamoDB's limit is {MAX_ITEM_SIZE}")
+        check_key(item, schema)
+        size = _checked_size(item, record)
     except ItemError as exc:
-        raise exc.located(task.url, number) from None
-    return item, size
+        raise exc.located(reader.url, number) from None
+    return key_of(item, schema), {"PutRequest": {"Item": item}}, size
+
+
+def _apply_change(reader: FileReader, record: bytes, number: int, schema: KeySchema) -> _Request:
+    """The put of a change's new image, or the delete of its key when it has none."""
+    change = reader.change(record, number)
+    try:
+        check_key(change.keys, schema)
+        key = key_of(change.keys, schema)
+        image = change.new_image
+        if image is None:
+            keys = {a.name: change.keys[a.name] for a in schema.attributes}
+            return key, {"DeleteRequest": {"Key": keys}}, 1
+        check_key(image, schema)
+        if key_of(image, schema) != key:
+            raise ItemError("NewImage has another key than Keys")
+        return key, {"PutRequest": {"Item": image}}, _checked_size(image, record)
+    except ItemError as exc:
+        raise exc.located(reader.url, number) from None
 
 
 def run_file(task: FileTask, context: WorkerContext) -> FileResult:
@@ -204,14 +236,16 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     last = written_through = task.start_line
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    schema = task.schema
+    request_of = _apply_change if task.format.changes else _put
     try:
-        decode = decoder_for(task.format)
-        for number, line in file_lines(store, task.file, stats):
+        reader = FileReader(store, task.file, task.format, stats)
+        for number, line in reader:
             if number <= task.start_line:
                 continue
             last = number
             try:
-                item, size = _checked(line, number, task, decode)
+                key, request, size = request_of(reader, line, number, schema)
             except DataError as exc:
                 if task.on_error == "fail":
                     raise
@@ -221,7 +255,7 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                 )
                 continue
             read += 1
-            if batches.add(item, size):
+            if batches.add(key, request, size):
                 written_through = number
                 sent += 1
                 if sent % _PROGRESS_EVERY == 0:
@@ -270,4 +304,5 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
         duplicates=batches.duplicates,
         blank_lines=stats.blank_lines,
         consumed=batches.consumed,
+        deleted=batches.deleted,
     )

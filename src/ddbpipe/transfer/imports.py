@@ -1,7 +1,9 @@
-"""Import a backup folder into a table: every item put, or a loud failure.
+"""Import a backup into a table: every item put, or a loud failure.
 
 Items with the same key are replaced whole, items not in the backup are left alone,
-nothing is deleted. The table must exist (or be created from the backup's
+nothing is deleted, except by an incremental export, whose deletes are applied. A full
+native export followed by its incremental exports is applied in order, each export
+finished before the next starts. The table must exist (or be created from the backup's
 ``_table.json`` with ``create_table``) and have the backup's key schema, which is
 checked before anything is written.
 """
@@ -31,7 +33,8 @@ from ddbpipe.errors import (
 )
 from ddbpipe.items import KeySchema, check_key
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.backup import Backup, BackupFile, open_backup, require_complete
+from ddbpipe.transfer.backup import Backup, BackupFile, PlainFiles, require_complete
+from ddbpipe.transfer.chain import BackupChain, open_chain
 from ddbpipe.transfer.executor import make_executor, pacing_problems
 from ddbpipe.transfer.export import TABLE_SIDECAR_NAME
 from ddbpipe.transfer.import_task import (
@@ -42,7 +45,7 @@ from ddbpipe.transfer.import_task import (
     OnError,
     run_file,
 )
-from ddbpipe.transfer.readers import decoder_for
+from ddbpipe.transfer.readers import FORMAT_CSV, RecordFormat
 
 __all__ = [
     "DEFAULT_ON_DEMAND_WCU",
@@ -77,10 +80,12 @@ class ImportConfig:
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     source: StoreConfig = field(default_factory=StoreConfig)
+    plain: PlainFiles = field(default_factory=PlainFiles)
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting."""
         problems = pacing_problems("write", self.write_ratio, self.workers, self.max_wcu)
+        problems.extend(self.plain.problems())
         if self.on_error not in ("fail", "skip"):
             problems.append(f"on-error must be fail or skip, got {self.on_error!r}")
         if self.rejects_path and self.on_error != "skip":
@@ -121,6 +126,8 @@ class ImportResult:
     workers: int
     write_rate: float
     dry_run: bool
+    deleted: int = 0
+    exports: int = 1
 
 
 ProgressCallback = Callable[[ImportProgress], None]
@@ -162,12 +169,15 @@ def _target_table(
     return create_table_like(client, table, sidecar)
 
 
-def _check_schema(info: TableInfo, sidecar: dict[str, Any] | None, backup: Backup) -> None:
+def _check_schema(
+    info: TableInfo, sidecar: dict[str, Any] | None, backup: Backup, format: RecordFormat
+) -> None:
     """Raise ``KeySchemaMismatchError`` before any write when the keys differ.
 
     With the backup's table description, the key schemas are compared. Without one (a
-    Data Pipeline backup), the first items are read: when none of them has the table's
-    key, the backup is another table's. A single bad item is left to the tasks.
+    Data Pipeline backup, plain files), the first items are read: when none of them has
+    the table's key, the backup is another table's. A single bad item is left to the
+    tasks.
     """
     if sidecar is not None:
         theirs = table_info({**sidecar, "TableName": sidecar.get("TableName", "?")}).key_schema
@@ -178,14 +188,17 @@ def _check_schema(info: TableInfo, sidecar: dict[str, Any] | None, backup: Backu
             )
         return
     first: DataError | None = None
-    decode = decoder_for(backup.format)
     for file in backup.files:
-        for number, line in backup.lines(file):
+        reader = backup.reader(file, format=format)
+        for number, record in reader:
             try:
-                check_key(decode(line, file.url, number), info.key_schema)
+                if format.changes:
+                    check_key(reader.change(record, number).keys, info.key_schema)
+                else:
+                    check_key(reader.item(record, number), info.key_schema)
             except DataError as exc:
                 if "key attribute" not in exc.reason:
-                    return  # a malformed line: the tasks report it, with its treatment
+                    return  # a malformed record: the tasks report it, with its treatment
                 first = first or exc.located(file.url, number)
                 if number < _SCHEMA_SAMPLE:
                     continue
@@ -198,6 +211,17 @@ def _check_schema(info: TableInfo, sidecar: dict[str, Any] | None, backup: Backu
             f"{first}; table {info.name!r} has key {info.key_schema.describe()}, and none of "
             "the backup's first items has it: is this the backup of another table?"
         )
+
+
+def _record_format(backup: Backup, info: TableInfo) -> RecordFormat:
+    """How to read the backup's files; CSV columns are typed by the table's definitions."""
+    if backup.format != FORMAT_CSV:
+        return backup.record_format()
+    typed = tuple(
+        (d["AttributeName"], d["AttributeType"])
+        for d in info.description.get("AttributeDefinitions", [])
+    )
+    return backup.record_format(typed, tuple(a.name for a in info.key_schema.attributes))
 
 
 @dataclass
@@ -302,35 +326,34 @@ def import_table(
     """Put every item of the backup at ``source`` into ``table``; see the module doc."""
     config = config or ImportConfig()
     config.check()
-    backup = open_backup(source, config.source)
-    require_complete(backup)
+    chain = open_chain(source, config.source, plain=config.plain)
+    for backup in chain.backups:
+        require_complete(backup)
     client = DynamoClient.from_config(config.dynamo)
-    sidecar = _sidecar(backup)
+    first = chain.backups[0]
+    sidecar = _sidecar(first)
     info = _target_table(client, table, sidecar, config)
-    _check_schema(info, sidecar, backup)
-    checkpoint = _open_checkpoint(config, backup.url, table)
+    _check_schema(info, sidecar, first, _record_format(first, info))
+    checkpoint = _open_checkpoint(config, chain.url, table)
     rate = write_capacity(info, config)
-    files = [f for f in backup.files if checkpoint is None or checkpoint.files.get(f.key) != -1]
-    workers = min(config.workers or min(os.cpu_count() or 1, 8), max(len(files), 1))
-    tasks = [_task(f, table, info.key_schema, backup, checkpoint, config) for f in files]
     rejects = open(config.rejects_path, "ab") if config.rejects_path else None  # noqa: SIM115
-    run = _Run(table, checkpoint, rejects, time.monotonic(), backup.size, on_progress)
+    run = _Run(table, checkpoint, rejects, time.monotonic(), chain.size, on_progress)
+    workers = 1
+    resume = f"resume with: ddbpipe import --resume {chain.url} {table}"
     try:
-        make_executor(workers, rate, burst=max(rate, 25.0)).run(
-            run_file, tasks, run.on_event, run.on_result
-        )
+        for backup in chain.backups:
+            workers = max(workers, _import_backup(backup, info, checkpoint, config, rate, run))
     except KeyboardInterrupt:
         run.save(force=True)
         raise PausedError(
-            f"import of {backup.url} into {table!r} interrupted after {run.items:,} items",
-            resume_hint=f"resume with: ddbpipe import --resume {backup.url} {table}",
+            f"import of {chain.url} into {table!r} interrupted after {run.items:,} items",
+            resume_hint=resume,
         ) from None
     except DdbpipeError as exc:
         run.save(force=True)
         if checkpoint is not None:
             exc.hint = (
-                f"{run.items:,} items were written before this; once the cause is fixed, "
-                f"resume with: ddbpipe import --resume {backup.url} {table}"
+                f"{run.items:,} items were written before this; once the cause is fixed, {resume}"
             )
         raise
     finally:
@@ -338,7 +361,28 @@ def import_table(
             rejects.close()
     if checkpoint is not None and not config.dry_run:
         checkpoint.path.unlink(missing_ok=True)
-    return _result(run, backup, table, config, workers, rate)
+    return _result(run, chain, table, config, workers, rate)
+
+
+def _import_backup(
+    backup: Backup,
+    info: TableInfo,
+    checkpoint: _ImportCheckpoint | None,
+    config: ImportConfig,
+    rate: float,
+    run: _Run,
+) -> int:
+    """Write every file of one backup not done yet; return the workers used."""
+    format = _record_format(backup, info)
+    files = [f for f in backup.files if checkpoint is None or checkpoint.files.get(f.url) != -1]
+    workers = min(config.workers or min(os.cpu_count() or 1, 8), max(len(files), 1))
+    tasks = [
+        _task(f, run.table, info.key_schema, backup, format, checkpoint, config) for f in files
+    ]
+    make_executor(workers, rate, burst=max(rate, 25.0)).run(
+        run_file, tasks, run.on_event, run.on_result
+    )
+    return workers
 
 
 def _open_checkpoint(config: ImportConfig, source: str, table: str) -> _ImportCheckpoint | None:
@@ -355,14 +399,15 @@ def _task(
     table: str,
     schema: KeySchema,
     backup: Backup,
+    format: RecordFormat,
     checkpoint: _ImportCheckpoint | None,
     config: ImportConfig,
 ) -> FileTask:
-    start = checkpoint.files.get(file.key, 0) if checkpoint is not None else 0
+    start = checkpoint.files.get(file.url, 0) if checkpoint is not None else 0
     return FileTask(
         table=table,
         file=file,
-        format=backup.format,
+        format=format,
         start_line=max(start, 0),
         schema=schema,
         folder_url=backup.url,
@@ -375,12 +420,12 @@ def _task(
 
 
 def _result(
-    run: _Run, backup: Backup, table: str, config: ImportConfig, workers: int, rate: float
+    run: _Run, chain: BackupChain, table: str, config: ImportConfig, workers: int, rate: float
 ) -> ImportResult:
     results = run.results
     return ImportResult(
         table=table,
-        source=backup.url,
+        source=chain.url,
         files=len(results),
         items_read=sum(r.items_read for r in results),
         written=sum(r.written for r in results),
@@ -392,4 +437,6 @@ def _result(
         workers=workers,
         write_rate=rate,
         dry_run=config.dry_run,
+        deleted=sum(r.deleted for r in results),
+        exports=len(chain.backups),
     )

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from ddbpipe.errors import DataError, DdbpipeError
 from ddbpipe.formats.datapipeline import LineStats
 from ddbpipe.transfer.backup import Backup, BackupFile
-from ddbpipe.transfer.readers import decoder_for
 
 __all__ = ["MAX_PROBLEMS_PER_FILE", "BackupReport", "FileReport", "inspect_backup"]
 
@@ -73,14 +72,15 @@ def inspect_backup(
 def _inspect_file(backup: Backup, file: BackupFile, verify: bool) -> FileReport:
     report = FileReport(file)
     stats = LineStats()
-    decode = decoder_for(backup.format)
     try:
-        for number, line in backup.lines(file, stats):
+        reader = backup.reader(file, stats)
+        decode = reader.change if backup.changes else reader.item
+        for number, line in reader:
             report.items += 1
             if not verify:
                 continue
             try:
-                decode(line, file.url, number)
+                decode(line, number)
             except DataError as exc:
                 report.items -= 1
                 if len(report.problems) < MAX_PROBLEMS_PER_FILE:

@@ -3,7 +3,7 @@
 The summary and the files manifest are checked against their ``.md5`` (or
 ``.checksum``) files; data files are named by the last part of their manifest key, so an
 export copied elsewhere is read where it now lies. Each data file keeps its MD5 and item
-count from the manifest, which ``readers.file_lines`` checks as the file is read.
+count from the manifest, which ``readers.FileReader`` checks as the file is read.
 """
 
 from __future__ import annotations
@@ -18,12 +18,27 @@ from ddbpipe.formats.ddbjson import (
     verify_md5,
 )
 from ddbpipe.stores import ObjectInfo, Store
-from ddbpipe.transfer.readers import BackupFile
+from ddbpipe.transfer.readers import FORMAT_DYNAMODB_JSON, FORMAT_ION, BackupFile
 
-__all__ = ["read_native_export"]
+__all__ = ["INCREMENTAL_EXPORT", "native_format", "read_native_export"]
 
 _DATA_FOLDER = "data"
 _FULL_EXPORT = "FULL_EXPORT"
+INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
+_FORMATS = {"DYNAMODB_JSON": FORMAT_DYNAMODB_JSON, "ION": FORMAT_ION}
+
+
+def native_format(summary: ManifestSummary, url: str) -> tuple[str, bool]:
+    """The export's data format, and whether it is incremental (records are changes)."""
+    if summary.output_format not in _FORMATS:
+        raise NotABackupError(
+            f"{url} is a native export in {summary.output_format!r}; ddbpipe reads "
+            "DYNAMODB_JSON and ION"
+        )
+    export_type = summary.export_type or _FULL_EXPORT
+    if export_type not in (_FULL_EXPORT, INCREMENTAL_EXPORT):
+        raise NotABackupError(f"{url} is a native export of unknown type {export_type!r}")
+    return _FORMATS[summary.output_format], export_type == INCREMENTAL_EXPORT
 
 
 def _checked_bytes(store: Store, name: str) -> bytes:
@@ -44,15 +59,7 @@ def read_native_export(
     summary = decode_manifest_summary(
         _checked_bytes(store, MANIFEST_SUMMARY_NAME), source=store.url_for(MANIFEST_SUMMARY_NAME)
     )
-    if summary.output_format != "DYNAMODB_JSON":
-        raise NotABackupError(
-            f"{store.url} is a native export in {summary.output_format}; ddbpipe reads "
-            "native exports in DYNAMODB_JSON so far"
-        )
-    if (summary.export_type or _FULL_EXPORT) != _FULL_EXPORT:
-        raise NotABackupError(
-            f"{store.url} is an {summary.export_type}; ddbpipe reads full exports so far"
-        )
+    native_format(summary, store.url)
     entries = decode_manifest_files(
         _checked_bytes(store, MANIFEST_FILES_NAME), source=store.url_for(MANIFEST_FILES_NAME)
     )

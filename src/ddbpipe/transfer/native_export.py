@@ -1,6 +1,6 @@
 """Finish an export in DynamoDB's native layout: ``AWSDynamoDB/<ExportId>/`` manifests.
 
-The data files (``data/<26 base32 characters>.json.gz``) are written by the segment
+The data files (``data/<26 base32 characters>.json.gz`` or ``.ion.gz``) are written by the segment
 tasks; this writes ``manifest-files.json`` and ``manifest-summary.json`` with their
 ``.md5`` files, as DynamoDB's Export to S3 does.
 """
@@ -25,6 +25,7 @@ from ddbpipe.formats.ddbjson import (
 )
 from ddbpipe.stores import Store, split_s3_url
 from ddbpipe.transfer.checkpoint import PartRecord
+from ddbpipe.transfer.readers import FORMAT_DYNAMODB_JSON, FORMAT_ION
 
 __all__ = [
     "NATIVE_DATA_FOLDER",
@@ -60,6 +61,7 @@ def finish_native_export(
     ended: datetime,
     table_arn: str,
     table_id: str = "",
+    format: str = FORMAT_DYNAMODB_JSON,
 ) -> tuple[str, ...]:
     """Write both manifests and their checksums; return the data files' URLs."""
     export_id = store.url.rstrip("/").rpartition("/")[2]
@@ -92,7 +94,7 @@ def finish_native_export(
             manifest_files_s3_key=f"{folder_key}/{MANIFEST_FILES_NAME}",
             billed_size_bytes=0,
             item_count=sum(p.items for p in parts),
-            output_format="DYNAMODB_JSON",
+            output_format="ION" if format == FORMAT_ION else "DYNAMODB_JSON",
             export_time=_iso(started),
             s3_prefix=prefix,
         )

@@ -1,9 +1,12 @@
-"""Reading one data file of a backup, whatever its format: lines, checks, decoder.
+"""Reading one data file of a backup, whatever its format: records, checks, decoding.
 
-A file's lines come decompressed when the file is (gzip for native exports), and a file
-that carries an MD5 and an item count (as a native export's manifest gives) is checked
-against them as it is read: a mismatch raises ``DataError`` naming the file once its
-last line has been read.
+A file's bytes come decompressed when the file is (gzip for native exports, gzip or
+zstd for plain import sources), and a file that carries an MD5 and an item count (as a
+native export's manifest gives) is checked against them as it is read: a mismatch
+raises ``DataError`` naming the file once its last record has been read.
+
+Records are lines, except in CSV, where a quoted field may hold line breaks; a CSV
+file's first row is its header unless the header is given.
 """
 
 from __future__ import annotations
@@ -13,26 +16,46 @@ import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from ddbpipe.errors import DataError
-from ddbpipe.formats import datapipeline, ddbjson
+from ddbpipe.errors import ConfigError, DataError
+from ddbpipe.formats import datapipeline, ddbjson, ion
+from ddbpipe.formats.csv import CsvOptions, CsvRowDecoder, iter_records
 from ddbpipe.formats.datapipeline import LineStats, iter_lines
+from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.items import Item
 from ddbpipe.stores import Store
 
 __all__ = [
+    "COMPRESSIONS",
+    "FORMAT_CSV",
     "FORMAT_DATAPIPELINE",
     "FORMAT_DYNAMODB_JSON",
+    "FORMAT_ION",
+    "INPUT_FORMATS",
     "BackupFile",
-    "Decoder",
-    "decoder_for",
-    "file_lines",
+    "FileReader",
+    "RecordFormat",
+    "guess_compression",
+    "guess_format",
 ]
 
 FORMAT_DATAPIPELINE = "datapipeline"
 FORMAT_DYNAMODB_JSON = "dynamodb-json"
+FORMAT_ION = "ion"
+FORMAT_CSV = "csv"
+INPUT_FORMATS = (FORMAT_DYNAMODB_JSON, FORMAT_ION, FORMAT_CSV)
+COMPRESSIONS = ("gzip", "zstd", "none")
 
-Decoder = Callable[[bytes, str, int], Item]
+_COMPRESSION_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+_FORMAT_SUFFIXES = {
+    ".json": FORMAT_DYNAMODB_JSON,
+    ".jsonl": FORMAT_DYNAMODB_JSON,
+    ".ion": FORMAT_ION,
+    ".csv": FORMAT_CSV,
+}
+
+_Decoder = Callable[[bytes, str, int], Any]
 
 
 @dataclass(frozen=True)
@@ -47,26 +70,168 @@ class BackupFile:
     item_count: int | None = None
 
 
-def _decode_datapipeline(line: bytes, source: str, number: int) -> Item:
-    return datapipeline.decode_line(line, source=source, line_number=number)
+@dataclass(frozen=True)
+class RecordFormat:
+    """How to read a backup's data files.
+
+    ``changes`` marks an incremental export, whose records are changes rather than
+    items. For CSV, ``typed`` gives the table's typed attributes (name, S/N/B) and
+    ``key_names`` the key every row must have; every other column is a string.
+    """
+
+    name: str = FORMAT_DATAPIPELINE
+    changes: bool = False
+    csv: CsvOptions | None = None
+    typed: tuple[tuple[str, str], ...] = ()
+    key_names: tuple[str, ...] = ()
 
 
-def _decode_dynamodb_json(line: bytes, source: str, number: int) -> Item:
-    return ddbjson.decode_line(line, source=source, line_number=number)
+def _split_suffix(name: str, table: dict[str, str]) -> tuple[str, str | None]:
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and f".{suffix.lower()}" in table:
+        return stem, table[f".{suffix.lower()}"]
+    return name, None
 
 
-_DECODERS: dict[str, Decoder] = {
-    FORMAT_DATAPIPELINE: _decode_datapipeline,
-    FORMAT_DYNAMODB_JSON: _decode_dynamodb_json,
-}
+def guess_compression(name: str) -> str | None:
+    """``gzip`` or ``zstd`` by the file name's last suffix; None when it has neither."""
+    return _split_suffix(name, _COMPRESSION_SUFFIXES)[1]
 
 
-def decoder_for(format: str) -> Decoder:
-    """The function that turns one line of ``format`` into an item."""
-    return _DECODERS[format]
+def guess_format(name: str) -> str | None:
+    """The input format a file name suggests (``x.csv.gz`` is CSV); None when unknown."""
+    stem, _ = _split_suffix(name, _COMPRESSION_SUFFIXES)
+    return _split_suffix(stem, _FORMAT_SUFFIXES)[1]
 
 
-def _hashed(chunks: Iterable[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
+def _item_decoders() -> dict[str, _Decoder]:
+    def datapipeline_item(line: bytes, source: str, number: int) -> Item:
+        return datapipeline.decode_line(line, source=source, line_number=number)
+
+    def ddbjson_item(line: bytes, source: str, number: int) -> Item:
+        return ddbjson.decode_line(line, source=source, line_number=number)
+
+    def ion_item(line: bytes, source: str, number: int) -> Item:
+        return ion.decode_line(line, source=source, line_number=number)
+
+    return {
+        FORMAT_DATAPIPELINE: datapipeline_item,
+        FORMAT_DYNAMODB_JSON: ddbjson_item,
+        FORMAT_ION: ion_item,
+    }
+
+
+def _change_decoders() -> dict[str, _Decoder]:
+    def ddbjson_change(line: bytes, source: str, number: int) -> ChangeRecord:
+        return ddbjson.decode_change(line, source=source, line_number=number)
+
+    def ion_change(line: bytes, source: str, number: int) -> ChangeRecord:
+        return ion.decode_change(line, source=source, line_number=number)
+
+    return {FORMAT_DYNAMODB_JSON: ddbjson_change, FORMAT_ION: ion_change}
+
+
+_ITEM_DECODERS = _item_decoders()
+_CHANGE_DECODERS = _change_decoders()
+
+
+class FileReader:
+    """The records of one data file, and how to decode them.
+
+    Iterating yields ``(line number, record)`` for every data record (a CSV header is
+    read, not yielded); ``item`` and ``change`` decode one record, raising
+    ``DataError`` that names the file and line.
+    """
+
+    def __init__(
+        self, store: Store, file: BackupFile, format: RecordFormat, stats: LineStats | None = None
+    ) -> None:
+        self.store = store
+        self.file = file
+        self.url = file.url
+        self.format = format
+        self.stats = stats if stats is not None else LineStats()
+        self._csv: CsvRowDecoder | None = None
+        self._decode: _Decoder | None = None
+        if format.name == FORMAT_CSV:
+            self._csv = CsvRowDecoder(
+                format.csv or CsvOptions(),
+                dict(format.typed),
+                format.key_names,
+                source=file.url,
+            )
+        elif format.changes:
+            if format.name not in _CHANGE_DECODERS:
+                raise ConfigError(f"{format.name} files cannot hold incremental changes")
+            self._decode = _CHANGE_DECODERS[format.name]
+        else:
+            self._decode = _ITEM_DECODERS[format.name]
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        records = self._records(_checked_chunks(self.store, self.file))
+        count = 0
+        for number, record in records:
+            count += 1
+            yield number, record
+        expected = self.file.item_count
+        if expected is not None and count != expected:
+            raise DataError(f"holds {count} items, the manifest says {expected}", source=self.url)
+
+    def _records(self, chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+        if self._csv is None:
+            yield from iter_lines(chunks, self.stats)
+            return
+        csv = self._csv
+        delimiter = (self.format.csv or CsvOptions()).delimiter
+        for number, record in iter_records(
+            chunks, source=self.url, stats=self.stats, delimiter=delimiter
+        ):
+            if csv.needs_header:
+                csv.read_header(record, number)
+            else:
+                yield number, record
+
+    def item(self, record: bytes, number: int) -> Item:
+        """The item one record holds."""
+        if self._csv is not None:
+            return self._csv.decode(record, number)
+        if self.format.changes:
+            raise ConfigError(f"{self.url} holds incremental changes, not items")
+        assert self._decode is not None
+        item: Item = self._decode(record, self.url, number)
+        return item
+
+    def change(self, record: bytes, number: int) -> ChangeRecord:
+        """The change one record of an incremental export holds."""
+        if not self.format.changes or self._decode is None:
+            raise ConfigError(f"{self.url} holds items, not incremental changes")
+        change: ChangeRecord = self._decode(record, self.url, number)
+        return change
+
+    def items(self) -> Iterator[tuple[int, Item]]:
+        """Stream ``(line number, item)``."""
+        for number, record in self:
+            yield number, self.item(record, number)
+
+
+def _checked_chunks(store: Store, file: BackupFile) -> Iterator[bytes]:
+    """The file's bytes, decompressed, with its MD5 checked after the last chunk."""
+    digest = hashlib.md5()
+    chunks: Iterable[bytes] = store.iter_chunks(file.key)
+    if file.md5 is not None:
+        chunks = _hashed(chunks, digest)
+    if file.compression == "gzip":
+        chunks = _gunzipped(chunks, file.url)
+    elif file.compression == "zstd":
+        chunks = _unzstd(chunks, file.url)
+    yield from chunks
+    if file.md5 is not None:
+        actual = base64.b64encode(digest.digest()).decode("ascii")
+        if actual != file.md5:
+            raise DataError(f"MD5 is {actual}, the manifest says {file.md5}", source=file.url)
+
+
+def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
     for chunk in chunks:
         digest.update(chunk)
         yield chunk
@@ -88,25 +253,19 @@ def _gunzipped(chunks: Iterable[bytes], source: str) -> Iterator[bytes]:
         raise DataError("gzip file is cut short", source=source)
 
 
-def file_lines(
-    store: Store, file: BackupFile, stats: LineStats | None = None
-) -> Iterator[tuple[int, bytes]]:
-    """Stream ``(line number, line)`` of ``file``, decompressed, checked at the end."""
-    stats = stats if stats is not None else LineStats()
-    digest = hashlib.md5()
-    md5, item_count, url = file.md5, file.item_count, file.url
-    chunks: Iterable[bytes] = store.iter_chunks(file.key)
-    if md5 is not None:
-        chunks = _hashed(chunks, digest)
-    if file.compression == "gzip":
-        chunks = _gunzipped(chunks, url)
-    count = 0
-    for number, line in iter_lines(chunks, stats):
-        count += 1
-        yield number, line
-    if md5 is not None:
-        actual = base64.b64encode(digest.digest()).decode("ascii")
-        if actual != md5:
-            raise DataError(f"MD5 is {actual}, the manifest says {md5}", source=url)
-    if item_count is not None and count != item_count:
-        raise DataError(f"holds {count} items, the manifest says {item_count}", source=url)
+def _unzstd(chunks: Iterable[bytes], source: str) -> Iterator[bytes]:
+    import zstandard  # only plain import sources use zstd
+
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        for chunk in chunks:
+            while chunk:
+                yield decompressor.decompress(chunk)
+                chunk = decompressor.unused_data
+                if chunk:  # another zstd frame follows
+                    decompressor = zstandard.ZstdDecompressor().decompressobj()
+        yield decompressor.flush()
+    except zstandard.ZstdError as exc:
+        raise DataError(f"not a valid zstd file ({exc})", source=source) from None
+    if not decompressor.eof:
+        raise DataError("zstd file is cut short", source=source)

@@ -168,9 +168,19 @@ def test_native_export_with_a_damaged_summary(tmp_path: Path) -> None:
         open_backup(LocalStore(folder))
 
 
-def test_native_export_data_folder_is_recognised(tmp_path: Path) -> None:
-    (tmp_path / "abcd1234.json.gz").write_bytes(b"\x1f\x8b")
-    with pytest.raises(NotABackupError, match=r"native export \(abcd1234.json.gz\).*point at"):
+def test_native_export_data_folder_reads_as_plain_files(tmp_path: Path) -> None:
+    """As DynamoDB's Import from S3 takes a data/ prefix: read, but nothing verifies it."""
+    (tmp_path / "abcd1234.json.gz").write_bytes(gzip.compress(encode_ddbjson(every_type_item(1))))
+    backup = open_backup(LocalStore(tmp_path))
+    assert (backup.format, backup.plain) == ("dynamodb-json", True)
+    assert any("no manifest" in w for w in backup.warnings())
+    assert all_items(LocalStore(tmp_path)) == [every_type_item(1)]
+
+
+def test_native_markers_without_a_summary_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "_started").write_bytes(b"")
+    (tmp_path / "data").mkdir()
+    with pytest.raises(NotABackupError, match=r"native export \(_started\).*point at"):
         open_backup(LocalStore(tmp_path))
 
 

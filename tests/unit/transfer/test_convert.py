@@ -1,4 +1,4 @@
-"""convert: between the Data Pipeline format and DYNAMODB_JSON, items and bytes kept."""
+"""convert: between the Data Pipeline format, DYNAMODB_JSON and ION, items and bytes kept."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from ddbpipe.errors import ConfigError
+from ddbpipe.errors import ConfigError, NotABackupError
+from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.convert import convert_backup
+from tests.support.native import EXPORT_TIME, write_native_export
 from tests.support.samples import V1_DATA_FILES, V1_EXPORT
+from tests.support.tables import every_type_item
 
 
 def data_lines(folder: str) -> list[bytes]:
@@ -30,6 +33,35 @@ def test_datapipeline_to_native_and_back_keeps_every_line(tmp_path: Path) -> Non
     original = sorted(line for path in V1_DATA_FILES for line in path.read_bytes().splitlines())
     assert data_lines(back.folder) == original  # byte for byte, item by item
     assert (Path(back.folder) / "_SUCCESS").exists()
+
+
+def test_datapipeline_to_dynamodb_json_to_ion_and_back_keeps_every_line(tmp_path: Path) -> None:
+    json_export = convert_backup(str(V1_EXPORT), str(tmp_path / "json"), "dynamodb-json")
+    ion_export = convert_backup(json_export.folder, str(tmp_path / "ion"), "ion")
+    assert ion_export.items == 5
+    ion_backup = open_backup(ion_export.folder)
+    assert ion_backup.format == "ion"
+    assert ion_backup.summary is not None
+    assert ion_backup.summary.output_format == "ION"
+    assert all(f.key.endswith(".ion.gz") for f in ion_backup.files)
+    back = convert_backup(ion_export.folder, str(tmp_path / "back"), "datapipeline")
+    original = sorted(line for path in V1_DATA_FILES for line in path.read_bytes().splitlines())
+    assert data_lines(back.folder) == original  # byte for byte, item by item
+
+
+def test_every_type_survives_ion(tmp_path: Path) -> None:
+    items = [every_type_item(n) for n in range(30)]
+    write_native_export(tmp_path / "src", [items[:10], items[10:]])
+    converted = convert_backup(str(tmp_path / "src"), str(tmp_path / "ion"), "ion")
+    backup = open_backup(converted.folder)
+    assert [i for f in backup.files for _, i in backup.iter_items(f)] == items
+
+
+def test_an_incremental_export_is_not_converted(tmp_path: Path) -> None:
+    change = ChangeRecord(keys={"pk": {"S": "a"}}, new_image=None, old_image=None)
+    write_native_export(tmp_path, [[change]], window=(EXPORT_TIME, "2022-11-12T05:30:50.456Z"))
+    with pytest.raises(NotABackupError, match="incremental export"):
+        convert_backup(str(tmp_path), str(tmp_path / "out"), "ion")
 
 
 def test_unknown_format_is_refused(tmp_path: Path) -> None:

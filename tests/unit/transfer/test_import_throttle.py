@@ -15,7 +15,7 @@ from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.items import KeyAttribute, KeySchema
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.import_task import FileTask, run_file
-from ddbpipe.transfer.readers import BackupFile
+from ddbpipe.transfer.readers import BackupFile, RecordFormat
 from ddbpipe.transfer.worker import WorkerContext
 from tests.unit.transfer.test_export_throttle import SimulatedTime
 
@@ -70,7 +70,7 @@ def test_writes_keep_to_the_rate_and_every_item_lands(tmp_path: Path) -> None:
     task = FileTask(
         table="t",
         file=BackupFile("part", str(tmp_path / "part"), 0),
-        format="datapipeline",
+        format=RecordFormat("datapipeline"),
         start_line=0,
         schema=KeySchema(KeyAttribute("pk", "S")),
         folder_url=str(tmp_path),

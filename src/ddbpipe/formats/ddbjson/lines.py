@@ -28,6 +28,7 @@ __all__ = [
     "ChangeRecord",
     "decode_change",
     "decode_line",
+    "encode_change",
     "encode_item",
     "read_changes",
     "read_items",
@@ -57,6 +58,19 @@ class ChangeRecord:
 def encode_item(item: Item) -> bytes:
     """One item as a full-export data line, ``{"Item":{...}}`` ending in ``\\n``."""
     return orjson.dumps({"Item": item}, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def encode_change(record: ChangeRecord) -> bytes:
+    """One change as an incremental-export data line, ending in ``\\n``."""
+    line: dict[str, Any] = {}
+    if record.write_timestamp_micros is not None:
+        line["Metadata"] = {"WriteTimestampMicros": {"N": str(record.write_timestamp_micros)}}
+    line["Keys"] = record.keys
+    if record.old_image is not None:
+        line["OldImage"] = record.old_image
+    if record.new_image is not None:
+        line["NewImage"] = record.new_image
+    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
 
 # ---------------------------------------------------------------------------- reader

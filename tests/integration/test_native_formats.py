@@ -1,0 +1,228 @@
+"""DynamoDB's native formats against real servers: ION exports, incremental exports
+applied in order, and plain CSV / DYNAMODB_JSON files as Import from S3 takes them."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from click.testing import CliRunner
+
+from ddbpipe.cli import cli
+from ddbpipe.dynamo.ops import write_requests
+from ddbpipe.errors import DataError
+from ddbpipe.formats.csv import CsvOptions
+from ddbpipe.items import KeyAttribute, KeySchema
+from ddbpipe.stores import StoreConfig
+from ddbpipe.transfer.backup import PlainFiles, open_backup
+from ddbpipe.transfer.export import ExportConfig, export_table
+from ddbpipe.transfer.imports import ImportConfig, import_table
+from tests.support.compare import canonical_set
+from tests.support.native import changes_between, write_native_export
+from tests.support.servers import Endpoint
+from tests.support.tables import client_for, dynamo_config, every_type_item, make_table, scan_all
+
+NUMERIC_KEY = KeySchema(KeyAttribute("id", "N"), KeyAttribute("sk", "S"))
+
+
+def import_config(endpoint: Endpoint, **changes: Any) -> ImportConfig:
+    return ImportConfig(dynamo=dynamo_config(endpoint), write_ratio=1, max_wcu=100_000, **changes)
+
+
+def endpoint_flags(endpoint: Endpoint) -> list[str]:
+    return ["--endpoint-url", endpoint.url, "--region", endpoint.region]
+
+
+@pytest.mark.parametrize("export_format", ["dynamodb-json", "ion"])
+def test_native_export_then_import_gives_identical_items(
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path, export_format: str
+) -> None:
+    source, target = f"fsrc-{unique_name}", f"fdst-{unique_name}"
+    make_table(dynamodb_endpoint, source, [every_type_item(n) for n in range(90)])
+    config = ExportConfig(
+        dynamo=dynamo_config(dynamodb_endpoint),
+        format=export_format,
+        workers=2,
+        segments=3,
+        max_items_per_file=40,
+    )
+    result = export_table(source, str(tmp_path), config)
+    suffix = "ion" if export_format == "ion" else "json"
+    names = [p.name for p in (Path(result.folder) / "data").iterdir()]
+    assert names
+    assert all(re.fullmatch(rf"[a-z2-7]{{26}}\.{suffix}\.gz", name) for name in names)
+    backup = open_backup(result.folder)
+    assert backup.summary is not None
+    assert backup.summary.output_format == export_format.upper().replace("-", "_")
+    verify = CliRunner().invoke(cli, ["inspect", "--verify", result.folder])
+    assert verify.exit_code == 0, verify.output
+    make_table(dynamodb_endpoint, target, [])
+    imported = import_table(str(tmp_path), target, import_config(dynamodb_endpoint, workers=2))
+    assert imported.written == 90
+    assert canonical_set(scan_all(dynamodb_endpoint, target)) == canonical_set(
+        scan_all(dynamodb_endpoint, source)
+    )
+
+
+def test_a_corrupt_ion_data_file_is_named_by_inspect_and_import(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    source = f"csrc-{unique_name}"
+    make_table(dynalite, source, [every_type_item(n) for n in range(20)])
+    config = ExportConfig(dynamo=dynamo_config(dynalite), format="ion", workers=1)
+    result = export_table(source, str(tmp_path), config)
+    (data_file,) = (Path(result.folder) / "data").iterdir()
+    damaged = bytearray(data_file.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    data_file.write_bytes(bytes(damaged))
+    verify = CliRunner().invoke(cli, ["inspect", "--verify", result.folder])
+    assert verify.exit_code == 4
+    assert data_file.name in verify.output
+    make_table(dynalite, f"cdst-{unique_name}", [])
+    with pytest.raises(DataError, match=re.escape(data_file.name)):
+        import_table(result.folder, f"cdst-{unique_name}", import_config(dynalite))
+
+
+def _change_table(endpoint: Endpoint, table: str, puts: list[Any], deletes: list[str]) -> None:
+    requests = [{"PutRequest": {"Item": item}} for item in puts] + [
+        {"DeleteRequest": {"Key": {"pk": {"S": pk}}}} for pk in deletes
+    ]
+    client = client_for(endpoint)
+    for start in range(0, len(requests), 25):
+        pending = requests[start : start + 25]
+        while pending:
+            pending = write_requests(client, table, pending).unprocessed
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@pytest.mark.parametrize("output_format", ["DYNAMODB_JSON", "ION"])
+def test_full_export_and_two_incrementals_restore_the_final_state(
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path, output_format: str
+) -> None:
+    source, target = f"isrc-{unique_name}", f"idst-{unique_name}"
+    make_table(dynamodb_endpoint, source, [every_type_item(n) for n in range(40)])
+    export_format = "ion" if output_format == "ION" else "dynamodb-json"
+    config = ExportConfig(dynamo=dynamo_config(dynamodb_endpoint), format=export_format)
+    full = open_backup(export_table(source, str(tmp_path), config).folder)
+    assert full.summary is not None
+    assert full.summary.export_time is not None
+    t0 = datetime.strptime(full.summary.export_time, "%Y-%m-%dT%H:%M:%S.%fZ")
+    windows = [(_iso(t0), _iso(t0 + timedelta(hours=1))), (_iso(t0 + timedelta(hours=1)), "")]
+    windows[1] = (windows[1][0], _iso(t0 + timedelta(hours=2)))
+    before = scan_all(dynamodb_endpoint, source)
+
+    # First window: updates, deletes, inserts.
+    updated = [{**every_type_item(n), "s": {"S": f"updated {n}"}} for n in range(5)]
+    inserted = [{"pk": {"S": f"new-{n}"}, "v": {"N": str(n)}} for n in range(6)]
+    _change_table(
+        dynamodb_endpoint, source, updated + inserted, [f"item-{n:05d}" for n in (10, 11)]
+    )
+    middle = scan_all(dynamodb_endpoint, source)
+    # Second window: an inserted item deleted, a deleted one back, an update again, and
+    # an item inserted then deleted within the window (which leaves no record).
+    again = [{"pk": {"S": "item-00000"}, "only": {"BOOL": True}}, every_type_item(10)]
+    _change_table(dynamodb_endpoint, source, [*again, {"pk": {"S": "brief"}}], [])
+    _change_table(dynamodb_endpoint, source, [], ["new-0", "new-1", "brief", "item-00039"])
+    after = scan_all(dynamodb_endpoint, source)
+
+    for number, (old, new) in enumerate(((before, middle), (middle, after))):
+        records = changes_between(old, new, ["pk"])
+        assert any(r.new_image is None for r in records)  # deletes included
+        export_id = f"{int(t0.timestamp() * 1000) + number + 1:014d}-{secrets.token_hex(4)}"
+        write_native_export(
+            tmp_path,
+            [records[::2], records[1::2]],
+            export_id,
+            output_format=output_format,
+            window=windows[number],
+        )
+    others = [every_type_item(n) for n in range(40, 45)]  # not in the exports: left alone
+    make_table(dynamodb_endpoint, target, others)
+    result = import_table(str(tmp_path), target, import_config(dynamodb_endpoint, workers=2))
+    assert result.exports == 3
+    assert result.deleted == 5  # 2 in the first window, 3 in the second
+    assert canonical_set(scan_all(dynamodb_endpoint, target)) == canonical_set(after + others)
+
+
+CSV_ROWS = (
+    b"id,sk,note,count\r\n"
+    b'1,"a,b","first line\r\nsecond line",10\r\n'
+    b'2,plain,"say ""hi""",\r\n'
+    b"3,third,x,7\r\n"
+)
+
+
+def test_csv_import_types_keys_from_the_table(
+    dynamodb_endpoint: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"csv-{unique_name}"
+    make_table(dynamodb_endpoint, table, [], NUMERIC_KEY)
+    (tmp_path / "rows.csv").write_bytes(CSV_ROWS)
+    result = import_table(str(tmp_path / "rows.csv"), table, import_config(dynamodb_endpoint))
+    assert result.written == 3
+    items = {int(i["id"]["N"]): i for i in scan_all(dynamodb_endpoint, table)}
+    assert items[1] == {
+        "id": {"N": "1"},
+        "sk": {"S": "a,b"},
+        "note": {"S": "first line\r\nsecond line"},
+        "count": {"S": "10"},
+    }
+    assert items[2] == {"id": {"N": "2"}, "sk": {"S": "plain"}, "note": {"S": 'say "hi"'}}
+    assert items[3]["count"] == {"S": "7"}
+
+
+def test_a_bad_csv_row_is_reported_with_its_line(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"csvbad-{unique_name}"
+    make_table(dynalite, table, [], NUMERIC_KEY)
+    rows = CSV_ROWS + b"4,too,many,fields,here\r\nx,notanumber,a,b\r\n5,fine,a,b\r\n"
+    (tmp_path / "rows.csv").write_bytes(rows)
+    with pytest.raises(DataError, match=r"rows\.csv, line 6: .*5 fields.*4"):
+        import_table(str(tmp_path), table, import_config(dynalite))
+    rejects = tmp_path / "rejects.jsonl"
+    cli_result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            str(tmp_path / "rows.csv"),
+            table,
+            "--on-error",
+            "skip",
+            "--rejects",
+            str(rejects),
+            *endpoint_flags(dynalite),
+        ],
+    )
+    assert cli_result.exit_code == 0, cli_result.output
+    assert "2 bad lines skipped" in cli_result.stdout
+    assert [line.count(b'"line":') for line in rejects.read_bytes().splitlines()] == [1, 1]
+    assert b'"line":7' in rejects.read_bytes()
+    assert len(scan_all(dynalite, table)) == 4
+
+
+def test_plain_files_on_s3_compressed_with_a_given_header(moto: Endpoint, unique_name: str) -> None:
+    table = f"s3csv-{unique_name}"
+    make_table(moto, table, [], NUMERIC_KEY)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="plain-sources")
+    body = b"1;one\n2;two\n"
+    s3.put_object(Bucket="plain-sources", Key="in/a.csv.zst", Body=zstandard.compress(body))
+    s3.put_object(Bucket="plain-sources", Key="in/b.csv.gz", Body=gzip.compress(b"3;three\n"))
+    config = import_config(
+        moto,
+        source=StoreConfig(region=moto.region, endpoint_url=moto.url),
+        plain=PlainFiles(format="csv", csv=CsvOptions(delimiter=";", header=("id", "sk"))),
+    )
+    result = import_table("s3://plain-sources/in", table, config)
+    assert (result.files, result.written) == (2, 3)
+    assert sorted(int(i["id"]["N"]) for i in scan_all(moto, table)) == [1, 2, 3]
