@@ -6,18 +6,21 @@ from __future__ import annotations
 import gzip
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import zstandard
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
 from ddbpipe.dynamo.ops import write_requests
-from ddbpipe.errors import DataError
+from ddbpipe.errors import DataError, DdbpipeError
 from ddbpipe.formats.csv import CsvOptions
+from ddbpipe.formats.ddbjson import md5_text
 from ddbpipe.items import KeyAttribute, KeySchema
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.backup import PlainFiles, open_backup
@@ -70,23 +73,57 @@ def test_native_export_then_import_gives_identical_items(
     )
 
 
-def test_a_corrupt_ion_data_file_is_named_by_inspect_and_import(
-    dynalite: Endpoint, unique_name: str, tmp_path: Path
-) -> None:
-    source = f"csrc-{unique_name}"
-    make_table(dynalite, source, [every_type_item(n) for n in range(20)])
-    config = ExportConfig(dynamo=dynamo_config(dynalite), format="ion", workers=1)
-    result = export_table(source, str(tmp_path), config)
-    (data_file,) = (Path(result.folder) / "data").iterdir()
+def _flip_a_byte(folder: Path, data_file: Path) -> str:
     damaged = bytearray(data_file.read_bytes())
     damaged[len(damaged) // 2] ^= 0x01
     data_file.write_bytes(bytes(damaged))
-    verify = CliRunner().invoke(cli, ["inspect", "--verify", result.folder])
-    assert verify.exit_code == 4
-    assert data_file.name in verify.output
-    make_table(dynalite, f"cdst-{unique_name}", [])
-    with pytest.raises(DataError, match=re.escape(data_file.name)):
-        import_table(result.folder, f"cdst-{unique_name}", import_config(dynalite))
+    return data_file.name
+
+
+def _change_a_count(folder: Path, data_file: Path) -> str:
+    manifest = folder / "manifest-files.json"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    index = next(n for n, line in enumerate(lines) if data_file.name.encode() in line)
+    lines[index] = re.sub(rb'"itemCount":(\d+)', rb'"itemCount":1\1', lines[index])
+    manifest.write_bytes(b"".join(lines))
+    # The manifest's checksum is brought up to date, so only the count is wrong.
+    (folder / "manifest-files.md5").write_bytes(md5_text(manifest.read_bytes()).encode())
+    summary = folder / "manifest-summary.json"
+    total = sum(orjson.loads(line)["itemCount"] for line in lines)
+    summary.write_bytes(
+        re.sub(rb'"itemCount":\d+', b'"itemCount":%d' % total, summary.read_bytes())
+    )
+    (folder / "manifest-summary.md5").write_bytes(md5_text(summary.read_bytes()).encode())
+    return data_file.name
+
+
+def _remove_a_file(folder: Path, data_file: Path) -> str:
+    data_file.unlink()
+    return data_file.name
+
+
+@pytest.mark.parametrize("damage", [_flip_a_byte, _change_a_count, _remove_a_file])
+@pytest.mark.parametrize("export_format", ["dynamodb-json", "ion"])
+def test_a_damaged_export_fails_inspect_and_import_naming_the_file(
+    dynalite: Endpoint,
+    unique_name: str,
+    tmp_path: Path,
+    export_format: str,
+    damage: Callable[[Path, Path], str],
+) -> None:
+    source, target = f"dsrc-{unique_name}", f"ddst-{unique_name}"
+    make_table(dynalite, source, [every_type_item(n) for n in range(30)])
+    config = ExportConfig(
+        dynamo=dynamo_config(dynalite), format=export_format, workers=1, max_items_per_file=10
+    )
+    folder = Path(export_table(source, str(tmp_path), config).folder)
+    name = damage(folder, sorted((folder / "data").iterdir())[1])
+    verify = CliRunner().invoke(cli, ["inspect", "--verify", str(folder)])
+    assert verify.exit_code == 4, verify.output
+    assert name in verify.output
+    make_table(dynalite, target, [])
+    with pytest.raises(DdbpipeError, match=re.escape(name)):
+        import_table(str(folder), target, import_config(dynalite))
 
 
 def _change_table(endpoint: Endpoint, table: str, puts: list[Any], deletes: list[str]) -> None:
@@ -226,3 +263,43 @@ def test_plain_files_on_s3_compressed_with_a_given_header(moto: Endpoint, unique
     result = import_table("s3://plain-sources/in", table, config)
     assert (result.files, result.written) == (2, 3)
     assert sorted(int(i["id"]["N"]) for i in scan_all(moto, table)) == [1, 2, 3]
+
+
+def test_cli_reads_plain_files_as_told(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"clicsv-{unique_name}"
+    make_table(dynalite, table, [], NUMERIC_KEY)
+    (tmp_path / "rows.txt").write_bytes(b"1;one\n2;two\n")
+    told = ["--input-format", "csv", "--csv-header", "id,sk", "--csv-delimiter", ";"]
+    args = ["import", str(tmp_path / "rows.txt"), table, *told, *endpoint_flags(dynalite)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "2 written from 1 file(s)" in result.stdout
+    assert sorted(i["sk"]["S"] for i in scan_all(dynalite, table)) == ["one", "two"]
+    inspect = CliRunner().invoke(cli, ["inspect", "--verify", str(tmp_path / "rows.txt"), *told])
+    assert inspect.exit_code == 0, inspect.output
+    assert "plain csv files" in inspect.stdout
+    assert "2 items" in inspect.stdout
+    bad = CliRunner().invoke(cli, [*args, "--csv-delimiter", "#", "--compression", "gzip"])
+    assert bad.exit_code == 3
+    assert "delimiter" in bad.stderr
+    unknown = CliRunner().invoke(cli, ["import", str(tmp_path / "rows.txt"), table])
+    assert unknown.exit_code == 5
+    assert "--input-format" in unknown.stderr
+
+
+def test_cli_inspect_lists_a_chain_in_order(tmp_path: Path) -> None:
+    write_native_export(tmp_path, [[every_type_item(0)]], "01668227450456-aaaaaaaa")
+    change = changes_between([every_type_item(0)], [], ["pk"])
+    write_native_export(
+        tmp_path,
+        [change],
+        "01668227450457-bbbbbbbb",
+        window=("2022-11-12T04:30:50.456Z", "2022-11-12T05:30:50.456Z"),
+    )
+    result = CliRunner().invoke(cli, ["inspect", "--verify", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 exports, applied in this order" in result.stdout
+    assert result.stdout.index("aaaaaaaa") < result.stdout.index("bbbbbbbb")
+    assert "incremental export of [2022-11-12T04:30:50.456Z" in result.stdout

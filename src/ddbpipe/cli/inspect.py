@@ -48,7 +48,10 @@ def inspect_command(
     )
     console = Console(highlight=False)
     if len(chain.backups) > 1:
-        console.print(f"[bold]{chain.url}[/]: {len(chain.backups)} exports, applied in this order")
+        console.print(
+            f"[bold]{chain.url}[/]: {len(chain.backups)} exports, applied in this order",
+            soft_wrap=True,
+        )
     for left_out in chain.left_out:
         console.print(f"[yellow]left out:[/] {left_out}", soft_wrap=True)
     ok = True
@@ -70,7 +73,8 @@ def _print_report(console: Console, report: BackupReport) -> None:
         if backup.changes:
             console.print(
                 f"  changes   incremental export of [{summary.export_from_time}, "
-                f"{summary.export_to_time}), {summary.output_view or 'view not given'}"
+                f"{summary.export_to_time}), {summary.output_view or 'view not given'}",
+                soft_wrap=True,
             )
         console.print(
             f"  manifest  {len(backup.files) + len(backup.missing)} data files, "

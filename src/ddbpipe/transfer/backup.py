@@ -191,6 +191,8 @@ def open_backup(
         parent_store = open_store(parent, config, session=session)
         if not _is_file(parent_store, name):
             raise
+        if name in (MANIFEST_SUMMARY_NAME, MANIFEST_NAME):
+            return _open_folder(parent_store, plain)  # a manifest stands for its folder
         if plain.format is None and guess_format(name) is None:
             raise NotABackupError(
                 f"{location} is a file; point at the folder that holds it: {parent} (or, "

@@ -134,6 +134,17 @@ def test_native_export_reads_from_its_folder_or_its_prefix(tmp_path: Path) -> No
         open_backup(LocalStore(tmp_path))
 
 
+def test_a_manifest_stands_for_its_folder(tmp_path: Path) -> None:
+    folder = write_native_export(tmp_path, [[every_type_item(0)]])
+    native = open_backup(str(folder / "manifest-summary.json"))
+    assert (native.url, native.format, native.summary is not None) == (
+        str(folder),
+        "dynamodb-json",
+        True,
+    )
+    assert open_backup(str(V1_EXPORT / "manifest")).url == str(V1_EXPORT)
+
+
 def test_native_export_checks_md5_and_counts_as_it_reads(tmp_path: Path) -> None:
     items = [every_type_item(n) for n in range(5)]
     folder = write_native_export(tmp_path / "a", [items])

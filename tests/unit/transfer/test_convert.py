@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ddbpipe.errors import ConfigError, NotABackupError
+from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.convert import convert_backup
@@ -47,6 +48,16 @@ def test_datapipeline_to_dynamodb_json_to_ion_and_back_keeps_every_line(tmp_path
     back = convert_backup(ion_export.folder, str(tmp_path / "back"), "datapipeline")
     original = sorted(line for path in V1_DATA_FILES for line in path.read_bytes().splitlines())
     assert data_lines(back.folder) == original  # byte for byte, item by item
+
+
+def test_lines_ddbpipe_wrote_come_back_byte_for_byte(tmp_path: Path) -> None:
+    items = [every_type_item(n) for n in range(25)]
+    (tmp_path / "dp").mkdir()
+    (tmp_path / "dp" / "part-0").write_bytes(encode_items(items))
+    folder = str(tmp_path / "dp")
+    for step, to_format in enumerate(("dynamodb-json", "ion", "datapipeline")):
+        folder = convert_backup(folder, str(tmp_path / f"step{step}"), to_format).folder
+    assert data_lines(folder) == sorted(encode_items(items).splitlines())
 
 
 def test_every_type_survives_ion(tmp_path: Path) -> None:
