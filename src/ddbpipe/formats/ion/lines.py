@@ -12,7 +12,8 @@ kept, numbers as Ion decimals (``2019.``, ``2d3``, ``1.5``), names bare when the
 identifiers and quoted symbols otherwise, text as raw UTF-8 with control characters
 escaped, so a line never holds a raw line break.
 
-The reader takes any Ion spelling and returns items in wire form with numbers in the
+The reader takes the spelling exports use on a fast path (``ion.fast``) and any other
+Ion spelling and returns items in wire form with numbers in the
 plain notation DynamoDB returns (``2d3`` -> ``"2000"``). It reads an Ion int as N and a
 symbol value as S. It rejects what has no DynamoDB type: floats, timestamps,
 s-expressions, clobs, typed nulls such as ``null.string`` (only ``null`` is NULL),
@@ -36,6 +37,7 @@ from amazon.ion.simple_types import IonPyNull  # type: ignore[import-untyped]
 from ddbpipe.errors import DataError, ItemError
 from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
 from ddbpipe.formats.ddbjson import ChangeRecord
+from ddbpipe.formats.ion.fast import fast_change, fast_item
 from ddbpipe.items import MAX_NESTING, AttributeValue, Item, check_value, normalize_number
 
 __all__ = [
@@ -332,6 +334,9 @@ def decode_line(line: bytes, *, source: str | None = None, line_number: int | No
     Raises ``DataError`` (``ItemError`` for bad values) naming ``source`` and
     ``line_number`` when the line is not a valid ``{Item:{...}}`` line.
     """
+    item = fast_item(line)
+    if item is not None:
+        return item
     try:
         fields = _fields(_parse(line), "the line", DataError)
         if "Item" not in fields:
@@ -388,6 +393,9 @@ def decode_change(
     Raises ``DataError`` (``ItemError`` for bad values) naming ``source`` and
     ``line_number`` when the line is not a valid record.
     """
+    change = fast_change(line)
+    if change is not None:
+        return change
     try:
         fields = _fields(_parse(line), "the line", DataError)
         unknown = set(fields) - _CHANGE_FIELDS
