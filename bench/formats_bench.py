@@ -91,6 +91,12 @@ def main() -> None:
         write = _time(_mapping(encode, items), args.items, args.repeat)
         read = _time(_mapping(decode, lines), args.items, args.repeat)
         print(f"{name:<14} {write:>14.2f} {read:>13.2f}")
+    # Reference: amazon-ion's parse alone (no conversion, no checks), the slow path's floor.
+    import amazon.ion.simpleion as simpleion
+
+    ion_lines = [ion.encode_item(item)[:-1] for item in items]
+    read = _time(_mapping(simpleion.loads, ion_lines), args.items, args.repeat)
+    print(f"{'amazon-ion':<14} {'-':>14} {read:>13.2f}  (its parse alone, for reference)")
     rows = _csv_rows(items)
     read = _time(lambda: _read_csv(rows), args.items, args.repeat)
     print(f"{'csv (5 cols)':<14} {'-':>14} {read:>13.2f}")
