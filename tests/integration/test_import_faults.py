@@ -96,7 +96,7 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
     )
     # Let the first 4 batches through, then throttle everything.
     proxy.rules = FaultRules()
-    _throttle_after(proxy, batches=4)
+    throttle_after(proxy, batches=4)
     with pytest.raises(
         RetriesExhaustedError, match=r"25 item\(s\) from .* could not be written"
     ) as caught:
@@ -112,7 +112,7 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
     assert not checkpoint.exists()
 
 
-def _throttle_after(proxy: FaultProxy, batches: int) -> None:
+def throttle_after(proxy: FaultProxy, batches: int) -> None:
     """Throttle every BatchWriteItem once ``batches`` more requests have gone through."""
     start = proxy.stats.requests
 

@@ -7,6 +7,7 @@ import gzip
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ import zstandard
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
+from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.dynamo.ops import write_requests
-from ddbpipe.errors import DataError, DdbpipeError
+from ddbpipe.dynamo.retry import RetryPolicy
+from ddbpipe.errors import DataError, DdbpipeError, RetriesExhaustedError
 from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.ddbjson import md5_text
 from ddbpipe.items import KeyAttribute, KeySchema
@@ -26,7 +29,9 @@ from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.backup import PlainFiles, open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
+from tests.integration.test_import_faults import throttle_after
 from tests.support.compare import canonical_set
+from tests.support.fault_proxy import FaultProxyFactory, FaultRules
 from tests.support.native import changes_between, write_native_export
 from tests.support.servers import Endpoint
 from tests.support.tables import client_for, dynamo_config, every_type_item, make_table, scan_all
@@ -35,7 +40,8 @@ NUMERIC_KEY = KeySchema(KeyAttribute("id", "N"), KeyAttribute("sk", "S"))
 
 
 def import_config(endpoint: Endpoint, **changes: Any) -> ImportConfig:
-    return ImportConfig(dynamo=dynamo_config(endpoint), write_ratio=1, max_wcu=100_000, **changes)
+    settings: dict[str, Any] = {"dynamo": dynamo_config(endpoint), **changes}
+    return ImportConfig(write_ratio=1, max_wcu=100_000, **settings)
 
 
 def endpoint_flags(endpoint: Endpoint) -> list[str]:
@@ -303,3 +309,38 @@ def test_cli_inspect_lists_a_chain_in_order(tmp_path: Path) -> None:
     assert "2 exports, applied in this order" in result.stdout
     assert result.stdout.index("aaaaaaaa") < result.stdout.index("bbbbbbbb")
     assert "incremental export of [2022-11-12T04:30:50.456Z" in result.stdout
+
+
+def test_an_interrupted_chain_resumes_where_it_stopped(
+    dynalite: Endpoint, fault_proxy: FaultProxyFactory, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"ichain-{unique_name}"
+    make_table(dynalite, table, [])
+    before = [every_type_item(n) for n in range(300)]
+    after = [{**i, "s": {"S": "changed"}} for i in before[:100]] + before[150:]
+    write_native_export(tmp_path, [before[:150], before[150:]], "01668227450456-aaaaaaaa")
+    records = changes_between(before, after, ["pk"])
+    write_native_export(
+        tmp_path,
+        [records],
+        "01668227450457-bbbbbbbb",
+        window=("2022-11-12T04:30:50.456Z", "2022-11-12T05:30:50.456Z"),
+    )
+    proxy = fault_proxy(dynalite, FaultRules())
+    checkpoint = tmp_path / "checkpoint.json"
+    config = import_config(
+        dynalite,
+        dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
+        workers=1,
+        checkpoint_path=str(checkpoint),
+        retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
+    )
+    throttle_after(proxy, batches=14)  # the full export takes 12 batches
+    with pytest.raises(RetriesExhaustedError):
+        import_table(str(tmp_path), table, config)
+    done = orjson.loads(checkpoint.read_bytes())["files"]
+    assert sorted(v for k, v in done.items() if "-aaaaaaaa/" in k) == [-1, -1]
+    proxy.rules = FaultRules()
+    resumed = import_table(str(tmp_path), table, replace(config, resume=True))
+    assert resumed.written < len(records)  # neither the full export nor all changes again
+    assert canonical_set(scan_all(dynalite, table)) == canonical_set(after)
