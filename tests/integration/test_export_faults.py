@@ -61,7 +61,7 @@ def test_faults_do_not_lose_or_repeat_items(
     assert canonical_set(items) == canonical_set(scan_all(dynalite, table))
 
 
-@pytest.mark.parametrize("export_format", ["datapipeline", "dynamodb-json"])
+@pytest.mark.parametrize("export_format", ["datapipeline", "dynamodb-json", "ion"])
 def test_exhausted_retries_fail_loudly_then_resume(
     dynalite: Endpoint,
     fault_proxy: FaultProxyFactory,
