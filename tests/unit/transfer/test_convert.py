@@ -78,3 +78,13 @@ def test_an_incremental_export_is_not_converted(tmp_path: Path) -> None:
 def test_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="format must be one of"):
         convert_backup(str(V1_EXPORT), str(tmp_path), "csv")
+
+
+def test_csv_files_convert_with_every_column_a_string(tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_bytes(b'id,note\n1,"a, b"\n2,\n')
+    converted = convert_backup(str(tmp_path / "rows.csv"), str(tmp_path / "out"), "dynamodb-json")
+    backup = open_backup(converted.folder)
+    assert [i for f in backup.files for _, i in backup.iter_items(f)] == [
+        {"id": {"S": "1"}, "note": {"S": "a, b"}},
+        {"id": {"S": "2"}},
+    ]
