@@ -35,6 +35,7 @@ __all__ = [
     "item_size",
     "key_of",
     "normalize_number",
+    "plain_number",
     "validate_item",
 ]
 
@@ -84,6 +85,18 @@ def normalize_number(text: str) -> tuple[str, str, int]:
     if adjusted < MIN_NUMBER_EXPONENT:
         raise ItemError(f"number {text!r} is too small for DynamoDB (at least 1E-130)")
     return ("-" if sign == "-" else ""), significant, point
+
+
+def plain_number(sign: str, digits: str, point: int) -> str:
+    """``sign 0.DIGITS * 10**point`` (as ``normalize_number`` splits it) in the plain
+    notation DynamoDB returns numbers in: ``2000``, ``1.5``, ``0.001``, ``0``."""
+    if not digits:
+        return "0"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def check_number(text: str) -> None:

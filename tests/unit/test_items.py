@@ -16,6 +16,7 @@ from ddbpipe.items import (
     item_size,
     key_of,
     normalize_number,
+    plain_number,
     validate_item,
 )
 from tests.support.strategies import nested
@@ -165,3 +166,20 @@ def test_key_limits_and_identity() -> None:
     assert key_of({"pk": {"S": "a"}, "sk": {"N": "1.0"}}, SCHEMA) == key_of(
         {"pk": {"S": "a"}, "sk": {"N": "1"}, "other": {"S": "z"}}, SCHEMA
     )
+
+
+@pytest.mark.parametrize(
+    ("spelling", "plain"),
+    [
+        ("2e3", "2000"),
+        ("1.50", "1.5"),
+        ("-0", "0"),
+        ("0001.23", "1.23"),
+        ("1E-3", "0.001"),
+        ("-12.5e1", "-125"),
+        ("000", "0"),
+        ("1e125", "1" + "0" * 125),
+    ],
+)
+def test_plain_number_is_how_dynamodb_returns_numbers(spelling: str, plain: str) -> None:
+    assert plain_number(*normalize_number(spelling)) == plain

@@ -16,7 +16,14 @@ from collections.abc import Callable
 
 from ddbpipe.errors import ItemError
 from ddbpipe.formats.ddbjson import ChangeRecord
-from ddbpipe.items import MAX_NESTING, AttributeValue, Item, check_value, normalize_number
+from ddbpipe.items import (
+    MAX_NESTING,
+    AttributeValue,
+    Item,
+    check_value,
+    normalize_number,
+    plain_number,
+)
 
 __all__ = ["fast_change", "fast_item"]
 
@@ -72,16 +79,9 @@ def _number(raw: str) -> str:
     if len(text) <= 38 and _DYNAMODB_NUMBER.fullmatch(text):
         return text
     try:
-        sign, digits, point = normalize_number(text.replace("d", "e").replace("D", "e"))
+        return plain_number(*normalize_number(text.replace("d", "e").replace("D", "e")))
     except ItemError:
         raise _NotFast from None
-    if not digits:
-        return "0"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def _blob(raw: str) -> str:

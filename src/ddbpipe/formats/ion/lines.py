@@ -38,7 +38,14 @@ from ddbpipe.errors import DataError, ItemError
 from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.formats.ion.fast import fast_change, fast_item
-from ddbpipe.items import MAX_NESTING, AttributeValue, Item, check_value, normalize_number
+from ddbpipe.items import (
+    MAX_NESTING,
+    AttributeValue,
+    Item,
+    check_value,
+    normalize_number,
+    plain_number,
+)
 
 __all__ = [
     "decode_change",
@@ -82,17 +89,6 @@ def _name(name: str) -> str:
     return "'" + name.translate(_SYMBOL_ESCAPES) + "'"
 
 
-def _plain(sign: str, digits: str, point: int) -> str:
-    """``sign 0.DIGITS * 10**point`` in DynamoDB's plain notation."""
-    if not digits:
-        return "0"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def _number(text: str) -> str:
     """An Ion decimal: ``2019.``, ``2d3``, ``1.5``, ``0.``."""
     if text.isdigit() and text.isascii() and text[0] != "0":
@@ -102,7 +98,7 @@ def _number(text: str) -> str:
         return text
     sign, digits, point = normalize_number(text)
     if point < len(digits):
-        return _plain(sign, digits, point)
+        return plain_number(sign, digits, point)
     exponent = point - len(digits)
     return f"{sign}{digits or 0}d{exponent}" if exponent else f"{sign}{digits or 0}."
 
@@ -251,14 +247,14 @@ def _text(value: Any, depth: int) -> AttributeValue:
 def _int(value: Any, depth: int) -> AttributeValue:
     if value.bit_length() > 420:  # beyond 10**126: too large, and too long for str()
         raise ItemError(f"Ion int of {value.bit_length()} bits is too large for DynamoDB")
-    return {"N": _plain(*normalize_number(str(int(value))))}
+    return {"N": plain_number(*normalize_number(str(int(value))))}
 
 
 def _decimal(value: Any, depth: int) -> AttributeValue:
     text = str(value)
     if len(text) <= 38 and _DYNAMODB_NUMBER.fullmatch(text):
         return {"N": text}  # already plain, and too short to break DynamoDB's limits
-    return {"N": _plain(*normalize_number(text))}
+    return {"N": plain_number(*normalize_number(text))}
 
 
 def _container(value: Any, depth: int) -> AttributeValue:
