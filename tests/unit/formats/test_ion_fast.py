@@ -11,7 +11,7 @@ from hypothesis import given
 from ddbpipe.errors import DataError
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.formats.ion import decode_change, decode_line, encode_change, encode_item
-from ddbpipe.formats.ion import lines as slow
+from ddbpipe.formats.ion import reader as slow
 from ddbpipe.formats.ion.fast import fast_change, fast_item
 from tests.support.strategies import ITEMS
 
