@@ -192,6 +192,7 @@ def test_full_export_and_two_incrementals_restore_the_final_state(
     make_table(dynamodb_endpoint, target, others)
     result = import_table(str(tmp_path), target, import_config(dynamodb_endpoint, workers=2))
     assert result.exports == 3
+    assert result.left_out == ()
     assert result.deleted == 5  # 2 in the first window, 3 in the second
     assert canonical_set(scan_all(dynamodb_endpoint, target)) == canonical_set(after + others)
 
@@ -344,3 +345,20 @@ def test_an_interrupted_chain_resumes_where_it_stopped(
     resumed = import_table(str(tmp_path), table, replace(config, resume=True))
     assert resumed.written < len(records)  # neither the full export nor all changes again
     assert canonical_set(scan_all(dynalite, table)) == canonical_set(after)
+
+
+def test_cli_import_says_which_exports_it_left_out(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"newest-{unique_name}"
+    make_table(dynalite, table, [])
+    write_native_export(tmp_path, [[{"pk": {"S": "old"}}]], "01668227450456-aaaaaaaa")
+    newer = write_native_export(tmp_path, [[{"pk": {"S": "new"}}]], "01668227450999-bbbbbbbb")
+    summary = newer / "manifest-summary.json"  # the newer export was taken an hour later
+    summary.write_bytes(summary.read_bytes().replace(b"T04:30:50", b"T05:30:50"))
+    (newer / "manifest-summary.md5").write_bytes(md5_text(summary.read_bytes()).encode())
+    result = CliRunner().invoke(cli, ["import", str(tmp_path), table, *endpoint_flags(dynalite)])
+    assert result.exit_code == 0, result.output
+    assert "left out:" in result.stdout
+    assert "01668227450456-aaaaaaaa (an older full export)" in result.stdout
+    assert [i["pk"]["S"] for i in scan_all(dynalite, table)] == ["new"]

@@ -161,6 +161,8 @@ def _print_result(console: Console, result: ImportResult) -> None:
         )
         if n
     ]
+    for left_out in result.left_out:
+        console.print(f"[yellow]left out:[/] {left_out}", soft_wrap=True)
     console.print(
         f"{verb} {result.source} into [bold]{result.table}[/]: {result.items_read:,} items read, "
         f"{result.written:,} written from {result.files} file(s)"

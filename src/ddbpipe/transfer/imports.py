@@ -128,6 +128,7 @@ class ImportResult:
     dry_run: bool
     deleted: int = 0
     exports: int = 1
+    left_out: tuple[str, ...] = ()
 
 
 ProgressCallback = Callable[[ImportProgress], None]
@@ -439,4 +440,5 @@ def _result(
         dry_run=config.dry_run,
         deleted=sum(r.deleted for r in results),
         exports=len(chain.backups),
+        left_out=chain.left_out,
     )
