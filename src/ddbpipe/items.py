@@ -32,10 +32,12 @@ __all__ = [
     "check_key",
     "check_number",
     "check_value",
+    "is_plain_spelling",
     "item_size",
     "key_of",
     "normalize_number",
     "plain_number",
+    "plain_spelling",
     "validate_item",
 ]
 
@@ -53,6 +55,8 @@ MIN_NUMBER_EXPONENT = -130
 MAX_NUMBER_EXPONENT = 125
 
 _NUMBER = re.compile(r"([+-]?)(?:([0-9]+)\.?([0-9]*)|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
+# A number as DynamoDB returns it: plain notation, no redundant zeros, no "-0".
+_PLAIN_SPELLING = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])|0")
 
 
 def normalize_number(text: str) -> tuple[str, str, int]:
@@ -97,6 +101,20 @@ def plain_number(sign: str, digits: str, point: int) -> str:
     if point >= len(digits):
         return sign + digits + "0" * (point - len(digits))
     return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def is_plain_spelling(text: str) -> bool:
+    """Whether ``text`` is spelled as DynamoDB returns numbers (``2000``, ``1.5``), which
+    says nothing of DynamoDB's digit and magnitude limits."""
+    return _PLAIN_SPELLING.fullmatch(text) is not None
+
+
+def plain_spelling(text: str) -> str:
+    """Any spelling of a number DynamoDB stores (``2e3``, ``1.50``) as DynamoDB returns
+    it (``2000``, ``1.5``); raises ``ItemError`` as ``normalize_number`` does."""
+    if len(text) <= MAX_NUMBER_DIGITS and is_plain_spelling(text):
+        return text  # already plain, and too short to break DynamoDB's limits
+    return plain_number(*normalize_number(text))
 
 
 def check_number(text: str) -> None:

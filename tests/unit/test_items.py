@@ -13,10 +13,12 @@ from ddbpipe.items import (
     attribute_size,
     check_key,
     check_number,
+    is_plain_spelling,
     item_size,
     key_of,
     normalize_number,
     plain_number,
+    plain_spelling,
     validate_item,
 )
 from tests.support.strategies import nested
@@ -183,3 +185,6 @@ def test_key_limits_and_identity() -> None:
 )
 def test_plain_number_is_how_dynamodb_returns_numbers(spelling: str, plain: str) -> None:
     assert plain_number(*normalize_number(spelling)) == plain
+    assert plain_spelling(spelling) == plain
+    assert is_plain_spelling(plain)
+    assert is_plain_spelling(spelling) == (spelling == plain)

@@ -21,8 +21,7 @@ from ddbpipe.items import (
     AttributeValue,
     Item,
     check_value,
-    normalize_number,
-    plain_number,
+    plain_spelling,
 )
 
 __all__ = ["fast_change", "fast_item"]
@@ -44,8 +43,6 @@ _TOKEN = re.compile(
 )
 _ESCAPE = re.compile(r"""\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(["\\/'nrt]))""")
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "'": "'", "n": "\n", "r": "\r", "t": "\t"}
-# A number as DynamoDB returns it: plain notation, no redundant zeros, no "-0".
-_DYNAMODB_NUMBER = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])|0")
 _VERSION_MARKER = "$ion_1_0 "
 _CHANGE_FIELDS = frozenset({"Metadata", "Keys", "OldImage", "NewImage"})
 _KEYWORDS = frozenset({"null", "true", "false", "nan"})
@@ -76,10 +73,8 @@ def _text(raw: str) -> str:
 
 def _number(raw: str) -> str:
     text = raw[:-1] if raw.endswith(".") else raw
-    if len(text) <= 38 and _DYNAMODB_NUMBER.fullmatch(text):
-        return text
     try:
-        return plain_number(*normalize_number(text.replace("d", "e").replace("D", "e")))
+        return plain_spelling(text.replace("d", "e").replace("D", "e"))
     except ItemError:
         raise _NotFast from None
 

@@ -29,7 +29,13 @@ from ddbpipe.errors import ItemError
 from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.formats.ion.fast import fast_change, fast_item
-from ddbpipe.items import AttributeValue, Item, normalize_number, plain_number
+from ddbpipe.items import (
+    AttributeValue,
+    Item,
+    is_plain_spelling,
+    normalize_number,
+    plain_number,
+)
 
 __all__ = [
     "decode_change",
@@ -46,7 +52,6 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = frozenset({"null", "true", "false", "nan"})
 _NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
 # A number as DynamoDB returns it: plain notation, no redundant zeros, no "-0".
-_DYNAMODB_NUMBER = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])|0")
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 _CONTROL |= {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", ord("\\"): "\\\\"}
 _STRING_ESCAPES = _CONTROL | {ord('"'): '\\"'}
@@ -71,7 +76,7 @@ def _number(text: str) -> str:
     if text.isdigit() and text.isascii() and text[0] != "0":
         digits = text.rstrip("0")
         return f"{digits}d{len(text) - len(digits)}" if len(digits) < len(text) else text + "."
-    if "." in text and _DYNAMODB_NUMBER.fullmatch(text):
+    if "." in text and is_plain_spelling(text):
         return text
     sign, digits, point = normalize_number(text)
     if point < len(digits):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import binascii
 import math
-import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -28,14 +27,11 @@ from ddbpipe.items import (
     AttributeValue,
     Item,
     check_value,
-    normalize_number,
-    plain_number,
+    plain_spelling,
 )
 
 __all__ = ["decode_change", "decode_line"]
 
-# A number as DynamoDB returns it: plain notation, no redundant zeros, no "-0".
-_DYNAMODB_NUMBER = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])|0")
 _CHANGE_FIELDS = frozenset({"Metadata", "Keys", "OldImage", "NewImage"})
 _SETS = {  # annotation: (set type, Ion types of its elements)
     "$dynamodb_SS": ("SS", (IonType.STRING, IonType.SYMBOL), "strings"),
@@ -119,7 +115,7 @@ def _unsupported(value: Any) -> NoReturn:
         )
     number = float(value)
     try:
-        hint = f"write it as a decimal ({plain_number(*normalize_number(repr(number)))})"
+        hint = f"write it as a decimal ({plain_spelling(repr(number))})"
     except ItemError as exc:
         hint = exc.reason if math.isfinite(number) else "DynamoDB has no NaN or infinity"
     raise ItemError(f"{_describe(value)} is not a DynamoDB number; {hint}")
@@ -135,14 +131,11 @@ def _text(value: Any, depth: int) -> AttributeValue:
 def _int(value: Any, depth: int) -> AttributeValue:
     if value.bit_length() > 420:  # beyond 10**126: too large, and too long for str()
         raise ItemError(f"Ion int of {value.bit_length()} bits is too large for DynamoDB")
-    return {"N": plain_number(*normalize_number(str(int(value))))}
+    return {"N": plain_spelling(str(int(value)))}
 
 
 def _decimal(value: Any, depth: int) -> AttributeValue:
-    text = str(value)
-    if len(text) <= 38 and _DYNAMODB_NUMBER.fullmatch(text):
-        return {"N": text}  # already plain, and too short to break DynamoDB's limits
-    return {"N": plain_number(*normalize_number(text))}
+    return {"N": plain_spelling(str(value))}
 
 
 def _container(value: Any, depth: int) -> AttributeValue:
