@@ -55,7 +55,7 @@ _FORMAT_SUFFIXES = {
     ".csv": FORMAT_CSV,
 }
 
-_Decoder = Callable[[bytes, str, int], Any]
+_Decoder = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -104,35 +104,16 @@ def guess_format(name: str) -> str | None:
     return _split_suffix(stem, _FORMAT_SUFFIXES)[1]
 
 
-def _item_decoders() -> dict[str, _Decoder]:
-    def datapipeline_item(line: bytes, source: str, number: int) -> Item:
-        return datapipeline.decode_line(line, source=source, line_number=number)
-
-    def ddbjson_item(line: bytes, source: str, number: int) -> Item:
-        return ddbjson.decode_line(line, source=source, line_number=number)
-
-    def ion_item(line: bytes, source: str, number: int) -> Item:
-        return ion.decode_line(line, source=source, line_number=number)
-
-    return {
-        FORMAT_DATAPIPELINE: datapipeline_item,
-        FORMAT_DYNAMODB_JSON: ddbjson_item,
-        FORMAT_ION: ion_item,
-    }
-
-
-def _change_decoders() -> dict[str, _Decoder]:
-    def ddbjson_change(line: bytes, source: str, number: int) -> ChangeRecord:
-        return ddbjson.decode_change(line, source=source, line_number=number)
-
-    def ion_change(line: bytes, source: str, number: int) -> ChangeRecord:
-        return ion.decode_change(line, source=source, line_number=number)
-
-    return {FORMAT_DYNAMODB_JSON: ddbjson_change, FORMAT_ION: ion_change}
-
-
-_ITEM_DECODERS = _item_decoders()
-_CHANGE_DECODERS = _change_decoders()
+# Each takes a line and the keywords ``source`` and ``line_number``.
+_ITEM_DECODERS: dict[str, _Decoder] = {
+    FORMAT_DATAPIPELINE: datapipeline.decode_line,
+    FORMAT_DYNAMODB_JSON: ddbjson.decode_line,
+    FORMAT_ION: ion.decode_line,
+}
+_CHANGE_DECODERS: dict[str, _Decoder] = {
+    FORMAT_DYNAMODB_JSON: ddbjson.decode_change,
+    FORMAT_ION: ion.decode_change,
+}
 
 
 class FileReader:
@@ -198,14 +179,14 @@ class FileReader:
         if self.format.changes:
             raise ConfigError(f"{self.url} holds incremental changes, not items")
         assert self._decode is not None
-        item: Item = self._decode(record, self.url, number)
+        item: Item = self._decode(record, source=self.url, line_number=number)
         return item
 
     def change(self, record: bytes, number: int) -> ChangeRecord:
         """The change one record of an incremental export holds."""
         if not self.format.changes or self._decode is None:
             raise ConfigError(f"{self.url} holds items, not incremental changes")
-        change: ChangeRecord = self._decode(record, self.url, number)
+        change: ChangeRecord = self._decode(record, source=self.url, line_number=number)
         return change
 
     def items(self) -> Iterator[tuple[int, Item]]:
@@ -238,34 +219,37 @@ def _hashed(chunks: Iterable[bytes], digest: Any) -> Iterator[bytes]:
 
 
 def _gunzipped(chunks: Iterable[bytes], source: str) -> Iterator[bytes]:
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        for chunk in chunks:
-            while chunk:
-                yield inflater.decompress(chunk)
-                chunk = inflater.unused_data
-                if chunk:  # another gzip member follows
-                    inflater = zlib.decompressobj(wbits=31)
-        yield inflater.flush()
-    except zlib.error as exc:
-        raise DataError(f"not a valid gzip file ({exc})", source=source) from None
-    if not inflater.eof:
-        raise DataError("gzip file is cut short", source=source)
+    return _decompressed(chunks, source, "gzip", lambda: zlib.decompressobj(wbits=31), zlib.error)
 
 
 def _unzstd(chunks: Iterable[bytes], source: str) -> Iterator[bytes]:
     import zstandard  # only plain import sources use zstd
 
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    def start() -> Any:
+        return zstandard.ZstdDecompressor().decompressobj()
+
+    return _decompressed(chunks, source, "zstd", start, zstandard.ZstdError)
+
+
+def _decompressed(
+    chunks: Iterable[bytes],
+    source: str,
+    name: str,
+    start: Callable[[], Any],
+    error: type[Exception],
+) -> Iterator[bytes]:
+    """Decompress a stream of one or more concatenated members (gzip) or frames (zstd);
+    ``start`` makes a decompressor for the next one."""
+    decompressor = start()
     try:
         for chunk in chunks:
             while chunk:
                 yield decompressor.decompress(chunk)
                 chunk = decompressor.unused_data
-                if chunk:  # another zstd frame follows
-                    decompressor = zstandard.ZstdDecompressor().decompressobj()
+                if chunk:  # another member follows
+                    decompressor = start()
         yield decompressor.flush()
-    except zstandard.ZstdError as exc:
-        raise DataError(f"not a valid zstd file ({exc})", source=source) from None
+    except error as exc:
+        raise DataError(f"not a valid {name} file ({exc})", source=source) from None
     if not decompressor.eof:
-        raise DataError("zstd file is cut short", source=source)
+        raise DataError(f"{name} file is cut short", source=source)
