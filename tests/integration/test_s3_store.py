@@ -108,6 +108,9 @@ def test_round_trip_of_every_byte_value(s3: S3Store, s3_bucket: tuple[Endpoint, 
 def test_empty_object_round_trips(s3: S3Store) -> None:
     s3.write_bytes("_SUCCESS", b"")
     assert s3.exists("_SUCCESS")
+    assert s3.size("_SUCCESS") == 0
+    s3.write_bytes("three", b"abc")
+    assert (s3.size("three"), s3.size("missing")) == (3, None)
     assert s3.read_bytes("_SUCCESS") == b""
     with s3.open_write("empty") as _:
         pass

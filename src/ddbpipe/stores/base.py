@@ -68,6 +68,10 @@ class Store(Protocol):
         """Whether the file ``key`` exists."""
         ...
 
+    def size(self, key: str) -> int | None:
+        """Bytes in the file ``key``; None when there is no such file."""
+        ...
+
     def read_bytes(self, key: str) -> bytes:
         """The whole content of ``key``."""
         ...

@@ -72,6 +72,11 @@ class LocalStore:
         """Whether ``key`` is an existing file (folders do not count)."""
         return self._file_path(key).is_file()
 
+    def size(self, key: str) -> int | None:
+        """Bytes in the file ``key``; None when it is missing or a folder."""
+        path = self._file_path(key)
+        return path.stat().st_size if path.is_file() else None
+
     def read_bytes(self, key: str) -> bytes:
         """The whole content of ``key``; ``NotFoundError`` when it is missing."""
         path = self._file_path(key)

@@ -203,14 +203,18 @@ class S3Store:
 
     def exists(self, key: str) -> bool:
         """Whether the object ``key`` exists (HeadObject)."""
+        return self.size(key) is not None
+
+    def size(self, key: str) -> int | None:
+        """Bytes in the object ``key`` (HeadObject); None when it does not exist."""
         try:
             with self._translated("s3:GetObject", self.url_for(key)):
-                self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+                head = self._client.head_object(Bucket=self._bucket, Key=self._key(key))
         except BucketNotFoundError:
             raise
         except NotFoundError:
-            return False
-        return True
+            return None
+        return int(head["ContentLength"])
 
     def read_bytes(self, key: str) -> bytes:
         """The whole content of the object ``key``."""

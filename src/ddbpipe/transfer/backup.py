@@ -189,7 +189,8 @@ def open_backup(
         if not name or not parent or parent.endswith(":/"):
             raise
         parent_store = open_store(parent, config, session=session)
-        if not _is_file(parent_store, name):
+        size = _file_size(parent_store, name)
+        if size is None:
             raise
         if name in (MANIFEST_SUMMARY_NAME, MANIFEST_NAME):
             return _open_folder(parent_store, plain)  # a manifest stands for its folder
@@ -198,22 +199,15 @@ def open_backup(
                 f"{location} is a file; point at the folder that holds it: {parent} (or, "
                 "for a plain data file, give its format with --input-format)"
             ) from None
-        size = _file_size(parent_store, name)
         return _plain_backup(parent_store, [ObjectInfo(name, size)], plain)
 
 
-def _is_file(parent: Store, name: str) -> bool:
+def _file_size(parent: Store, name: str) -> int | None:
+    """Bytes in the file ``name``; None when it is not a file or cannot be reached."""
     try:
-        return parent.exists(name)
+        return parent.size(name)
     except DdbpipeError:
-        return False
-
-
-def _file_size(parent: Store, name: str) -> int:
-    for info in parent.list_dir().files:
-        if info.key.rpartition("/")[2] == name:
-            return info.size
-    return 0
+        return None
 
 
 def _open_folder(store: Store, plain: PlainFiles) -> Backup:

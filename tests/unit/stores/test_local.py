@@ -201,6 +201,7 @@ def test_exists_is_true_for_files_only(store: LocalStore) -> None:
     assert store.exists("dir/f")
     assert not store.exists("dir")
     assert not store.exists("dir/g")
+    assert (store.size("dir/f"), store.size("dir"), store.size("dir/g")) == (1, None, None)
 
 
 def test_delete_removes_the_file_and_ignores_a_missing_one(store: LocalStore) -> None:
