@@ -15,6 +15,7 @@ Classes are grouped by what the caller should do with them::
     │   ├── AlreadyExistsError     an output folder that must not be overwritten
     │   ├── KeySchemaMismatchError
     │   ├── NotABackupError        pointed at something that is not a backup folder
+    │   │   └── SeveralExportsError    a prefix of native exports: which to read?
     │   ├── RetriesExhaustedError  a retriable error outlived its retry budget
     │   └── ServiceError           any other error a service returned
     ├── DataError              bad input: names the source, the line and what is wrong
@@ -48,6 +49,7 @@ __all__ = [
     "RetriableError",
     "RetriesExhaustedError",
     "ServiceError",
+    "SeveralExportsError",
     "TableNotFoundError",
     "ThrottledError",
     "TransientError",
@@ -131,6 +133,16 @@ class KeySchemaMismatchError(FatalError):
 
 class NotABackupError(FatalError):
     """The location is not a backup folder; the message says what to point at."""
+
+
+class SeveralExportsError(NotABackupError):
+    """``root_url`` (an ``AWSDynamoDB/`` folder) holds several native ``exports``: one
+    backup cannot stand for them, a chain of them can (``transfer.chain``)."""
+
+    def __init__(self, message: str, *, root_url: str, exports: Sequence[str]) -> None:
+        self.root_url = root_url
+        self.exports = tuple(exports)
+        super().__init__(message)
 
 
 class RetriesExhaustedError(FatalError):

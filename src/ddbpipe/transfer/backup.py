@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ddbpipe.errors import DataError, DdbpipeError, NotABackupError, NotFoundError
+from ddbpipe.errors import (
+    DataError,
+    DdbpipeError,
+    NotABackupError,
+    NotFoundError,
+    SeveralExportsError,
+)
 from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.datapipeline import (
     MANIFEST_NAME,
@@ -218,7 +224,10 @@ def _open_folder(store: Store, plain: PlainFiles) -> Backup:
     if MANIFEST_SUMMARY_NAME in names:
         return _open_native(store, names, plain)
     if _NATIVE_ROOT in listing.folders:
-        return _open_native_root(store, plain)
+        root = store.child(_NATIVE_ROOT)
+        return _open_native_root(root, root.list_dir().folders, plain)
+    if store.url.rstrip("/").endswith(f"/{_NATIVE_ROOT}") and listing.folders:
+        return _open_native_root(store, listing.folders, plain)
     if plain.format is not None:
         return _plain_backup(store, _walk(store), plain)
     visible = sorted(n for n in names if is_data_file_name(n))
@@ -323,16 +332,18 @@ def _plain_backup(store: Store, infos: list[ObjectInfo], plain: PlainFiles) -> B
     )
 
 
-def _open_native_root(store: Store, plain: PlainFiles) -> Backup:
-    """A prefix holding ``AWSDynamoDB/<ExportId>/``: the export there, if only one."""
-    root = store.child(_NATIVE_ROOT)
-    exports = sorted(root.list_dir().folders)
+def _open_native_root(root: Store, folders: list[str], plain: PlainFiles) -> Backup:
+    """An ``AWSDynamoDB/`` folder holding ``<ExportId>/`` folders: the export there, if
+    only one; several raise ``SeveralExportsError``, which ``open_chain`` orders."""
+    exports = sorted(folders)
     if len(exports) == 1:
         return _open_folder(root.child(exports[0]), plain)
     shown = ", ".join(exports[-_RUN_EXAMPLES:])
-    raise NotABackupError(
+    raise SeveralExportsError(
         f"{root.url} holds {len(exports)} native exports ({shown}); point at one, for "
-        f"example {root.url_for(exports[-1])}"
+        f"example {root.url_for(exports[-1])}",
+        root_url=root.url,
+        exports=exports,
     )
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ddbpipe.errors import DdbpipeError, NotABackupError
+from ddbpipe.errors import NotABackupError, SeveralExportsError
 from ddbpipe.sessions import AnySession
-from ddbpipe.stores import Store, StoreConfig, open_store
+from ddbpipe.stores import StoreConfig, open_store
 from ddbpipe.transfer.backup import Backup, PlainFiles, open_backup
 
 __all__ = ["BackupChain", "open_chain"]
-
-_NATIVE_ROOT = "AWSDynamoDB"
 
 
 @dataclass(frozen=True)
@@ -45,27 +43,13 @@ def open_chain(
 ) -> BackupChain:
     """The backup at ``location``; for a prefix holding several native exports, the
     newest full export and the incremental exports that continue it, in order."""
-    store = open_store(location, config, session=session)
-    root = _native_root(store)
-    if root is not None:
-        exports = root.list_dir().folders
-        if len(exports) > 1:
-            return _chain(store.url, [open_backup(root.child(e)) for e in sorted(exports)])
-    backup = open_backup(location, config, session=session, plain=plain)
-    return BackupChain(backup.url, (backup,))
-
-
-def _native_root(store: Store) -> Store | None:
-    if store.url.rstrip("/").endswith(f"/{_NATIVE_ROOT}"):
-        return store
     try:
-        listing = store.list_dir()
-    except DdbpipeError:  # a missing folder is reported by open_backup
-        return None
-    names = {f.key.rpartition("/")[2] for f in listing.files}
-    if _NATIVE_ROOT in listing.folders and "manifest" not in names:
-        return store.child(_NATIVE_ROOT)
-    return None
+        backup = open_backup(location, config, session=session, plain=plain)
+    except SeveralExportsError as several:
+        root = open_store(several.root_url, config, session=session)
+        url = open_store(location, config, session=session).url
+        return _chain(url, [open_backup(root.child(e)) for e in several.exports])
+    return BackupChain(backup.url, (backup,))
 
 
 def _time(backup: Backup) -> str:
