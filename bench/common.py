@@ -901,6 +901,57 @@ class Target:
         return f"  [{mark}] {self.text}: {self.detail}"
 
 
+def speed_targets(
+    variants: Sequence[Variant],
+    items: int,
+    *,
+    cpu_target_us: float,
+    dynamodump_factor: float,
+    floor_factor: float,
+    dynamodump_run: str,
+) -> list[Target]:
+    """The three speed targets: client CPU per item, wall against dynamodump's (named
+    by ``dynamodump_run``, as ``"dynamodump restore's"``), wall against the floor's."""
+    medians = medians_by_name(variants)
+    ddb = medians.get("ddbpipe")
+    dump = medians.get("dynamodump")
+    floor = medians.get("floor")
+    found: list[Target] = []
+    text = f"ddbpipe client CPU <= {cpu_target_us:g} µs/item"
+    if ddb:
+        cpu = ddb.cpu_us_per_item(items)
+        detail = cpu_detail(by_name(variants, "ddbpipe"), items)
+        found.append(Target(text, cpu <= cpu_target_us, f"{cpu:.1f} µs/item{detail}"))
+    else:
+        found.append(Target(text, None, "ddbpipe not measured"))
+    text = f"ddbpipe wall < 1/{dynamodump_factor:g} of {dynamodump_run}"
+    if ddb and dump:
+        limit = dump.wall_s / dynamodump_factor
+        found.append(
+            Target(
+                text,
+                ddb.wall_s < limit,
+                f"{ddb.wall_s:.2f} s vs limit {limit:.2f} s "
+                f"(dynamodump {dump.wall_s:.2f} s, ratio {dump.wall_s / ddb.wall_s:.1f}x)",
+            )
+        )
+    else:
+        found.append(Target(text, None, "ddbpipe or dynamodump not measured"))
+    text = f"ddbpipe wall <= {floor_factor:g} x floor's"
+    if ddb and floor:
+        limit = floor.wall_s * floor_factor
+        found.append(
+            Target(
+                text,
+                ddb.wall_s <= limit,
+                f"{ddb.wall_s:.2f} s vs limit {limit:.2f} s (floor {floor.wall_s:.2f} s)",
+            )
+        )
+    else:
+        found.append(Target(text, None, "ddbpipe or floor not measured"))
+    return found
+
+
 def check_targets(targets: Sequence[Target]) -> list[dict[str, Any]]:
     log("")
     log("targets:")

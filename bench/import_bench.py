@@ -30,7 +30,6 @@ from common import (
     Dynalite,
     Prepared,
     Result,
-    Target,
     Variant,
     log,
 )
@@ -142,47 +141,6 @@ def table_variant(
         )
 
     return Variant(name, prepare)
-
-
-def targets(variants: list[Variant], items: int) -> list[Target]:
-    medians = common.medians_by_name(variants)
-    ddb = medians.get("ddbpipe")
-    dump = medians.get("dynamodump")
-    floor = medians.get("floor")
-    found: list[Target] = []
-    text = f"ddbpipe client CPU <= {CPU_TARGET_US:g} µs/item"
-    if ddb:
-        cpu = ddb.cpu_us_per_item(items)
-        detail = common.cpu_detail(common.by_name(variants, "ddbpipe"), items)
-        found.append(Target(text, cpu <= CPU_TARGET_US, f"{cpu:.1f} µs/item{detail}"))
-    else:
-        found.append(Target(text, None, "ddbpipe not measured"))
-    text = f"ddbpipe wall < 1/{DYNAMODUMP_FACTOR:g} of dynamodump restore's"
-    if ddb and dump:
-        limit = dump.wall_s / DYNAMODUMP_FACTOR
-        found.append(
-            Target(
-                text,
-                ddb.wall_s < limit,
-                f"{ddb.wall_s:.2f} s vs limit {limit:.2f} s "
-                f"(dynamodump {dump.wall_s:.2f} s, ratio {dump.wall_s / ddb.wall_s:.1f}x)",
-            )
-        )
-    else:
-        found.append(Target(text, None, "ddbpipe or dynamodump not measured"))
-    text = f"ddbpipe wall <= {FLOOR_FACTOR:g} x floor's"
-    if ddb and floor:
-        limit = floor.wall_s * FLOOR_FACTOR
-        found.append(
-            Target(
-                text,
-                ddb.wall_s <= limit,
-                f"{ddb.wall_s:.2f} s vs limit {limit:.2f} s (floor {floor.wall_s:.2f} s)",
-            )
-        )
-    else:
-        found.append(Target(text, None, "ddbpipe or floor not measured"))
-    return found
 
 
 def prepare_dataset(
@@ -308,7 +266,16 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "included in its totals; floor build_cpu_s: CPU of its read/parse/body-building "
         "threads)"
     )
-    checked = common.check_targets(targets(variants, args.items))
+    checked = common.check_targets(
+        common.speed_targets(
+            variants,
+            args.items,
+            cpu_target_us=CPU_TARGET_US,
+            dynamodump_factor=DYNAMODUMP_FACTOR,
+            floor_factor=FLOOR_FACTOR,
+            dynamodump_run="dynamodump restore's",
+        )
+    )
     return {
         "benchmark": "import",
         "items": args.items,
