@@ -2,12 +2,12 @@
 DynamoDB's native formats."""
 
 from ddbpipe._version import __version__
+from ddbpipe.backups.chain import BackupChain, open_chain
+from ddbpipe.backups.opener import Backup, BackupFile, PlainFiles, open_backup
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.errors import DdbpipeError
 from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.stores import Store, StoreConfig, open_store
-from ddbpipe.transfer.backup import Backup, BackupFile, PlainFiles, open_backup
-from ddbpipe.transfer.chain import BackupChain, open_chain
 from ddbpipe.transfer.convert import ConvertResult, convert_backup
 from ddbpipe.transfer.export import (
     ExportConfig,

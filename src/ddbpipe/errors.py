@@ -137,7 +137,7 @@ class NotABackupError(FatalError):
 
 class SeveralExportsError(NotABackupError):
     """``root_url`` (an ``AWSDynamoDB/`` folder) holds several native ``exports``: one
-    backup cannot stand for them, a chain of them can (``transfer.chain``)."""
+    backup cannot stand for them, a chain of them can (``backups.chain``)."""
 
     def __init__(self, message: str, *, root_url: str, exports: Sequence[str]) -> None:
         self.root_url = root_url

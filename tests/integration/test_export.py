@@ -10,11 +10,11 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from ddbpipe.backups.opener import open_backup
 from ddbpipe.cli import cli
 from ddbpipe.errors import AlreadyExistsError, BucketNotFoundError, TableNotFoundError
 from ddbpipe.formats.datapipeline import decode_manifest, encode_manifest
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table, export_tables
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical_set

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ddbpipe.backups.opener import open_backup
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.errors import RetriesExhaustedError
-from ddbpipe.transfer.backup import open_backup
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.transfer.export import ExportConfig, export_table, resume_export
 from tests.support.compare import canonical_set
 from tests.support.fault_proxy import FaultProxyFactory, FaultRules

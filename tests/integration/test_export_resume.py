@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from ddbpipe.transfer.backup import open_backup
+from ddbpipe.backups.opener import open_backup
 from tests.support.processes import worker_pids
 from tests.support.servers import Endpoint
 from tests.support.tables import every_type_item, make_table

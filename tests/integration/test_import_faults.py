@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.errors import RetriesExhaustedError
 from ddbpipe.formats.datapipeline import encode_items
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical_set
 from tests.support.fault_proxy import FaultProxy, FaultProxyFactory, FaultRules

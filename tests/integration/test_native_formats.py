@@ -17,16 +17,16 @@ import pytest
 import zstandard
 from click.testing import CliRunner
 
+from ddbpipe.backups.opener import PlainFiles, open_backup
 from ddbpipe.cli import cli
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.dynamo.ops import write_requests
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.errors import DataError, DdbpipeError, RetriesExhaustedError
 from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.ddbjson import md5_text
 from ddbpipe.items import KeyAttribute, KeySchema
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.backup import PlainFiles, open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.integration.test_import_faults import throttle_after

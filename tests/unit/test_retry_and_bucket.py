@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from ddbpipe.dynamo.retry import RetryPolicy, call_with_retries
 from ddbpipe.dynamo.throttle import BucketState, TokenBucket
 from ddbpipe.errors import RetriesExhaustedError, ServiceError, ThrottledError
+from ddbpipe.retry import RetryPolicy, call_with_retries
 
 
 def test_retries_until_success_with_capped_jittered_delays() -> None:

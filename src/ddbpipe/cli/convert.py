@@ -7,8 +7,9 @@ from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import input_options, plain_files, store_config, store_options
+from ddbpipe.formats.detect import EXPORT_FORMATS
 from ddbpipe.transfer.convert import convert_backup
-from ddbpipe.transfer.export import EXPORT_FORMATS, MAX_ITEMS_PER_FILE
+from ddbpipe.transfer.export import MAX_ITEMS_PER_FILE
 
 __all__ = ["convert_command"]
 

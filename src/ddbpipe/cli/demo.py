@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ddbpipe.backups.opener import open_backup
 from ddbpipe.cli.errors import handle_errors
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, scan_page, write_batch
@@ -22,7 +23,6 @@ from ddbpipe.errors import ConfigError, FatalError
 from ddbpipe.items import Item, KeyAttribute, KeySchema, key_of, validate_item
 from ddbpipe.sessions import make_client, new_session
 from ddbpipe.stores import Store, StoreConfig, open_store
-from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
 

@@ -11,9 +11,9 @@ from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import command_flags, connection_options, dynamo_config, s3_config
 from ddbpipe.cli.progress import ProgressLine, progress_reporter
 from ddbpipe.errors import ConfigError, DdbpipeError
+from ddbpipe.formats.detect import EXPORT_FORMATS
 from ddbpipe.transfer.export import (
     DEFAULT_READ_RATIO,
-    EXPORT_FORMATS,
     MAX_ITEMS_PER_FILE,
     ExportConfig,
     ExportProgress,

@@ -8,9 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ddbpipe.backups.chain import open_chain
 from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import input_options, plain_files, store_config, store_options
-from ddbpipe.transfer.chain import open_chain
 from ddbpipe.transfer.inspect import BackupReport, inspect_backup
 
 __all__ = ["inspect_command"]

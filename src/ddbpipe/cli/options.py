@@ -8,11 +8,11 @@ from typing import Any, TypeVar
 
 import click
 
+from ddbpipe.backups.opener import PlainFiles
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.formats.csv import CsvOptions
+from ddbpipe.formats.detect import COMPRESSIONS, INPUT_FORMATS
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.backup import PlainFiles
-from ddbpipe.transfer.readers import COMPRESSIONS, INPUT_FORMATS
 
 __all__ = [
     "command_flags",

@@ -8,29 +8,15 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ddbpipe.backups.layout import TABLE_SIDECAR_NAME
+from ddbpipe.backups.opener import Backup, PlainFiles, open_backup, require_complete
+from ddbpipe.backups.output import FolderIdentity, finish_folder, start_folder, table_arn_of
+from ddbpipe.backups.parts import PartSink
 from ddbpipe.errors import ConfigError, FatalError, NotABackupError
-from ddbpipe.formats.datapipeline import MANIFEST_NAME, SUCCESS_NAME, encode_manifest
+from ddbpipe.formats.detect import EXPORT_FORMATS
 from ddbpipe.items import Item
 from ddbpipe.stores import StoreConfig, open_store
-from ddbpipe.transfer.backup import Backup, PlainFiles, open_backup, require_complete
-from ddbpipe.transfer.checkpoint import PartRecord
-from ddbpipe.transfer.export import (
-    EXPORT_FORMATS,
-    MAX_ITEMS_PER_FILE,
-    NATIVE_FORMATS,
-    RUN_FORMAT,
-    TABLE_SIDECAR_NAME,
-    ensure_new_folder,
-    manifest_url,
-)
-from ddbpipe.transfer.export_task import PartSink
-from ddbpipe.transfer.native_export import (
-    NATIVE_ROOT,
-    NATIVE_STARTED_NAME,
-    finish_native_export,
-    native_export_id,
-    table_arn_of,
-)
+from ddbpipe.transfer.export import MAX_ITEMS_PER_FILE
 
 __all__ = ["ConvertResult", "convert_backup"]
 
@@ -49,14 +35,14 @@ class ConvertResult:
     duration: float
 
 
-def _table_identity(backup: Backup) -> tuple[str, str]:
+def _table_identity(backup: Backup) -> FolderIdentity:
     """The source table's ARN and id, as far as the backup tells them."""
     if backup.summary is not None:
-        return backup.summary.table_arn, backup.summary.table_id
+        return FolderIdentity(backup.summary.table_arn, backup.summary.table_id)
     description: dict[str, object] = {}
     if TABLE_SIDECAR_NAME in backup.other:
         description = orjson.loads(backup.store.read_bytes(TABLE_SIDECAR_NAME))["table"]
-    return table_arn_of(description, "unknown"), str(description.get("TableId", ""))
+    return FolderIdentity(table_arn_of(description, "unknown"), str(description.get("TableId", "")))
 
 
 def convert_backup(
@@ -85,20 +71,8 @@ def convert_backup(
             "it onto a table restored from the full export instead"
         )
     started = datetime.now(UTC)
-    native = to_format in NATIVE_FORMATS
-    name = f"{NATIVE_ROOT}/{native_export_id(started)}" if native else started.strftime(RUN_FORMAT)
-    out = open_store(destination, store).child(name)
-    ensure_new_folder(out)
-    if native:
-        out.write_bytes(NATIVE_STARTED_NAME, b"")
-    sink = PartSink(
-        out,
-        format=to_format,
-        max_items=max_items_per_file,
-        key_names=(),
-        segment=0,
-        emit=lambda event: None,
-    )
+    out = start_folder(open_store(destination, store), started, to_format)
+    sink = PartSink(out, format=to_format, max_items=max_items_per_file)
     read = 0
     try:
         for file in backup.files:
@@ -115,27 +89,20 @@ def convert_backup(
     except BaseException as exc:
         sink.abort(exc)
         raise
-    parts = [PartRecord(p.key, p.items, p.bytes, p.md5) for p in sink.parts]
+    parts = sink.parts
     written = sum(p.items for p in parts)
     if written != read:
         raise FatalError(f"read {read} items from {backup.url} but wrote {written} to {out.url}")
-    if native:
-        table_arn, table_id = _table_identity(backup)
-        files = finish_native_export(
-            out,
-            parts,
-            started=started,
-            ended=datetime.now(UTC),
-            table_arn=table_arn,
-            table_id=table_id,
-            format=to_format,
-        )
-    else:
-        ordered = sorted(parts, key=lambda p: p.key[::-1])
-        files = tuple(manifest_url(out, p.key) for p in ordered)
-        out.write_bytes(MANIFEST_NAME, encode_manifest(files))
+    sidecar = None
     if TABLE_SIDECAR_NAME in backup.other:
-        out.write_bytes(TABLE_SIDECAR_NAME, backup.store.read_bytes(TABLE_SIDECAR_NAME))
-    if not native:
-        out.write_bytes(SUCCESS_NAME, b"")
+        sidecar = backup.store.read_bytes(TABLE_SIDECAR_NAME)
+    files = finish_folder(
+        out,
+        parts,
+        format=to_format,
+        started=started,
+        ended=datetime.now(UTC),
+        identity=_table_identity(backup),
+        sidecar=sidecar,
+    )
     return ConvertResult(backup.url, out.url, to_format, files, written, time.monotonic() - clock)

@@ -14,37 +14,29 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ddbpipe._version import __version__
+from ddbpipe.backups.layout import CHECKPOINT_NAME, NATIVE_DATA_FOLDER, RUN_FORMAT
+from ddbpipe.backups.output import FolderIdentity, finish_folder, start_folder, table_arn_of
+from ddbpipe.backups.parts import Part
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
-from ddbpipe.dynamo.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.dynamo.table import TableInfo, describe_table
 from ddbpipe.errors import (
     AlreadyExistsError,
-    BucketNotFoundError,
     ConfigError,
     DdbpipeError,
     NotABackupError,
     NotFoundError,
     PausedError,
 )
-from ddbpipe.formats.datapipeline import (
-    MANIFEST_NAME,
-    SUCCESS_NAME,
-    encode_manifest,
-    is_data_file_name,
-)
+from ddbpipe.formats.datapipeline import SUCCESS_NAME, is_data_file_name
+from ddbpipe.formats.detect import EXPORT_FORMATS, FORMAT_DATAPIPELINE, NATIVE_FORMATS
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.stores import Store, StoreConfig, open_store
-from ddbpipe.transfer.checkpoint import (
-    CHECKPOINT_NAME,
-    ExportCheckpoint,
-    PartRecord,
-    SegmentState,
-)
+from ddbpipe.transfer.checkpoints import ExportCheckpoint, SegmentState
 from ddbpipe.transfer.executor import make_executor, pacing_problems
 from ddbpipe.transfer.export_task import (
     PageRead,
@@ -53,28 +45,17 @@ from ddbpipe.transfer.export_task import (
     SegmentTask,
     run_segment,
 )
-from ddbpipe.transfer.native_export import (
-    NATIVE_DATA_FOLDER,
-    NATIVE_ROOT,
-    NATIVE_STARTED_NAME,
-    finish_native_export,
-    native_export_id,
-    table_arn_of,
-)
-from ddbpipe.transfer.readers import FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION
 
 __all__ = [
     "DEFAULT_AVERAGE_ITEM_BYTES",
     "DEFAULT_ON_DEMAND_RCU",
     "DEFAULT_READ_RATIO",
     "MAX_ITEMS_PER_FILE",
-    "TABLE_SIDECAR_NAME",
     "ExportConfig",
     "ExportProgress",
     "ExportResult",
     "export_table",
     "export_tables",
-    "manifest_url",
     "resume_export",
 ]
 
@@ -87,11 +68,6 @@ DEFAULT_ON_DEMAND_RCU = 10_000.0
 DEFAULT_AVERAGE_ITEM_BYTES = 400.0
 SEGMENT_BYTES = 1 << 30
 MAX_SEGMENTS = 1_000_000
-TABLE_SIDECAR_NAME = "_table.json"
-EXPORT_FORMATS = (FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION)
-# Formats written in DynamoDB's native export layout, ``AWSDynamoDB/<ExportId>/``.
-NATIVE_FORMATS = (FORMAT_DYNAMODB_JSON, FORMAT_ION)
-RUN_FORMAT = "%Y-%m-%d-%H-%M-%S"
 _CHECKPOINT_INTERVAL = 1.0
 
 
@@ -176,24 +152,6 @@ def _average_item_bytes(info: TableInfo) -> float:
     return DEFAULT_AVERAGE_ITEM_BYTES
 
 
-def manifest_url(store: Store, key: str) -> str:
-    """The absolute URL a manifest lists for ``key``: ``s3://...`` or ``file://...``."""
-    url = store.url_for(key)
-    return url if "://" in url else Path(url).as_uri()
-
-
-def ensure_new_folder(store: Store) -> None:
-    """Raise ``AlreadyExistsError`` unless nothing exists at ``store`` yet."""
-    try:
-        listing = store.list_dir()
-    except BucketNotFoundError:
-        raise
-    except NotFoundError:
-        return  # the run folder does not exist yet: as it should be
-    if listing.files or listing.folders:
-        raise AlreadyExistsError(f"{store.url} already exists; an export never overwrites one")
-
-
 @dataclass
 class _Run:
     """The parent's view of one export while its tasks run."""
@@ -208,7 +166,7 @@ class _Run:
     bytes: int = 0
     consumed: float = 0.0
     saved_at: float = 0.0
-    base_parts: dict[int, list[PartRecord]] = field(default_factory=dict)
+    base_parts: dict[int, list[Part]] = field(default_factory=dict)
 
     def on_event(self, event: object) -> None:
         if isinstance(event, PageRead):
@@ -220,15 +178,13 @@ class _Run:
         elif isinstance(event, PartWritten):
             state = self.checkpoint.segments[event.segment]
             if not state.done:
-                state.parts.append(PartRecord(event.key, event.items, event.bytes, event.md5))
+                state.parts.append(event.part)
                 state.resume_key = event.resume_key
                 self.save(force=False)
 
     def on_result(self, result: SegmentResult) -> None:
         state = self.checkpoint.segments[result.segment]
-        state.parts = self.base_parts.get(result.segment, []) + [
-            PartRecord(p.key, p.items, p.bytes, p.md5) for p in result.parts
-        ]
+        state.parts = self.base_parts.get(result.segment, []) + list(result.parts)
         state.done = True
         state.resume_key = None
         self.save(force=False)
@@ -268,12 +224,7 @@ def export_table(
     client = DynamoClient.from_config(config.dynamo)
     info = describe_table(client, table)
     started = datetime.now(UTC)
-    if config.format in NATIVE_FORMATS:
-        name = f"{NATIVE_ROOT}/{native_export_id(started)}"
-    else:
-        name = run_name or started.strftime(RUN_FORMAT)
-    store = open_store(destination, config.store).child(name)
-    ensure_new_folder(store)
+    store = start_folder(open_store(destination, config.store), started, config.format, run_name)
     segments, _ = plan_parallelism(info, config)
     checkpoint = ExportCheckpoint(
         table=table,
@@ -283,8 +234,6 @@ def export_table(
         segments={n: SegmentState() for n in range(segments)},
         format=config.format,
     )
-    if config.format in NATIVE_FORMATS:
-        store.write_bytes(NATIVE_STARTED_NAME, b"")
     checkpoint.save(store)
     return _run_export(client, info, store, checkpoint, config, on_progress)
 
@@ -414,36 +363,21 @@ def _finish(
 ) -> ExportResult:
     parts = checkpoint.parts
     ended = datetime.now(UTC)
-    native = checkpoint.format in NATIVE_FORMATS
-    if native:
-        files = finish_native_export(
-            store,
-            parts,
-            started=datetime.fromisoformat(checkpoint.started),
-            ended=ended,
-            table_arn=table_arn_of(info.description, client.region),
-            table_id=str(info.description.get("TableId", "")),
-            format=checkpoint.format,
-        )
-    else:
-        # The real exporter's single reducer sorted entries by reversed file name.
-        ordered = sorted(parts, key=lambda p: p.key[::-1])
-        files = tuple(manifest_url(store, p.key) for p in ordered)
-        store.write_bytes(MANIFEST_NAME, encode_manifest(files))
     items = sum(p.items for p in parts)
-    store.write_bytes(
-        TABLE_SIDECAR_NAME,
-        _sidecar(
-            client,
-            info,
-            checkpoint,
-            items,
-            ended.isoformat(timespec="seconds"),
-            config.consistent_read,
-        ),
+    sidecar = _sidecar(
+        client, info, checkpoint, items, ended.isoformat(timespec="seconds"), config.consistent_read
     )
-    if not native:  # a native export's manifests are its mark of completion
-        store.write_bytes(SUCCESS_NAME, b"")
+    files = finish_folder(
+        store,
+        parts,
+        format=checkpoint.format,
+        started=datetime.fromisoformat(checkpoint.started),
+        ended=ended,
+        identity=FolderIdentity(
+            table_arn_of(info.description, client.region), str(info.description.get("TableId", ""))
+        ),
+        sidecar=sidecar,
+    )
     store.delete(CHECKPOINT_NAME)
     return _result(checkpoint, store, files, run, rate, workers)
 

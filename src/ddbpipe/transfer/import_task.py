@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ddbpipe.backups.reader import BackupFile, FileReader, RecordFormat
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, WriteRequest, write_requests
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.dynamo.throttle import TokenBucket
 from ddbpipe.errors import (
     DataError,
@@ -29,10 +29,10 @@ from ddbpipe.errors import (
     RetriableError,
     RetriesExhaustedError,
 )
-from ddbpipe.formats.datapipeline import LineStats
+from ddbpipe.formats.lines import LineStats
 from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_key, item_size, key_of
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.readers import BackupFile, FileReader, RecordFormat
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = ["FileProgress", "FileResult", "FileTask", "LineRejected", "run_file"]

@@ -19,8 +19,11 @@ from typing import IO, Any
 
 import orjson
 
+from ddbpipe.backups.chain import BackupChain, open_chain
+from ddbpipe.backups.layout import TABLE_SIDECAR_NAME
+from ddbpipe.backups.opener import Backup, PlainFiles, require_complete
+from ddbpipe.backups.reader import BackupFile, RecordFormat
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
-from ddbpipe.dynamo.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.dynamo.table import TableInfo, create_table_like, describe_table, table_info
 from ddbpipe.errors import (
     ConfigError,
@@ -31,12 +34,11 @@ from ddbpipe.errors import (
     PausedError,
     TableNotFoundError,
 )
+from ddbpipe.formats.detect import FORMAT_CSV
 from ddbpipe.items import KeySchema, check_key
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.backup import Backup, BackupFile, PlainFiles, require_complete
-from ddbpipe.transfer.chain import BackupChain, open_chain
 from ddbpipe.transfer.executor import make_executor, pacing_problems
-from ddbpipe.transfer.export import TABLE_SIDECAR_NAME
 from ddbpipe.transfer.import_task import (
     FileProgress,
     FileResult,
@@ -45,7 +47,6 @@ from ddbpipe.transfer.import_task import (
     OnError,
     run_file,
 )
-from ddbpipe.transfer.readers import FORMAT_CSV, RecordFormat
 
 __all__ = [
     "DEFAULT_ON_DEMAND_WCU",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ddbpipe.backups.opener import Backup
+from ddbpipe.backups.reader import BackupFile
 from ddbpipe.errors import DataError, DdbpipeError
-from ddbpipe.formats.datapipeline import LineStats
-from ddbpipe.transfer.backup import Backup, BackupFile
+from ddbpipe.formats.lines import LineStats
 
 __all__ = ["MAX_PROBLEMS_PER_FILE", "BackupReport", "FileReport", "inspect_backup"]
 

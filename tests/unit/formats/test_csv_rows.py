@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import ddbpipe.formats.csv
 from ddbpipe.errors import ConfigError, DataError, ItemError
 from ddbpipe.formats.csv import CSV_DELIMITERS, CsvOptions, CsvRowDecoder, iter_records
-from ddbpipe.formats.datapipeline import LineStats
+from ddbpipe.formats.lines import LineStats
 from ddbpipe.items import Item
 from tests.support.strategies import numbers
 

@@ -11,16 +11,15 @@ from hypothesis import strategies as st
 
 from ddbpipe.errors import DataError, ItemError
 from ddbpipe.formats.datapipeline import (
-    LineStats,
     decode_line,
     decode_manifest,
     encode_item,
     encode_items,
     encode_manifest,
     encode_page,
-    iter_lines,
     read_items,
 )
+from ddbpipe.formats.lines import LineStats, iter_lines
 from ddbpipe.items import validate_item
 from tests.support.samples import DATAPIPELINE, V1_DATA_FILES
 from tests.support.strategies import ITEMS, nested

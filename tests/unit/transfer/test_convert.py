@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ddbpipe.backups.opener import open_backup
 from ddbpipe.errors import ConfigError, NotABackupError
 from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.formats.ddbjson import ChangeRecord
-from ddbpipe.transfer.backup import open_backup
 from ddbpipe.transfer.convert import convert_backup
 from tests.support.native import EXPORT_TIME, write_native_export
 from tests.support.samples import V1_DATA_FILES, V1_EXPORT

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.dynamo.throttle import BucketState
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.export_task import PageRead, SegmentTask, run_segment
 from ddbpipe.transfer.worker import WorkerContext

@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
+from ddbpipe.backups.reader import BackupFile, RecordFormat
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.dynamo.retry import RetryPolicy
 from ddbpipe.dynamo.throttle import BucketState
 from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.items import KeyAttribute, KeySchema
+from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.import_task import FileTask, run_file
-from ddbpipe.transfer.readers import BackupFile, RecordFormat
 from ddbpipe.transfer.worker import WorkerContext
 from tests.unit.transfer.test_export_throttle import SimulatedTime
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from ddbpipe.errors import ConfigError, DataError, ItemError
-from ddbpipe.formats.datapipeline import LineStats
+from ddbpipe.formats.lines import UTF8_BOM, LineStats
 from ddbpipe.items import MAX_NUMBER_DIGITS, Item, check_number
 
 __all__ = ["CSV_DELIMITERS", "CsvOptions", "CsvRowDecoder", "iter_records"]
@@ -36,7 +36,6 @@ _HEADER_NAME = re.compile(r"[\x20-\x21\x23-\x2B\x2D-\x7E]+")
 # was left open, and reading on would hold the rest of the file in memory.
 _MAX_ROW_BYTES = 16 * 1024 * 1024
 _TOO_LONG = "the row starting here is over 16 MiB, far beyond an item's 400 KB: is a quote open?"
-_BOM = b"\xef\xbb\xbf"
 _QUOTED_BODY = r'[^"]*+(?:""[^"]*+)*+'  # what a quoted field holds between its quotes
 
 
@@ -149,14 +148,14 @@ def _split_lines(chunks: Iterable[bytes], stats: LineStats) -> Iterator[tuple[li
         stats.bytes += len(chunk)
         if head:
             carry += chunk
-            if len(carry) < len(_BOM) and _BOM.startswith(carry):
+            if len(carry) < len(UTF8_BOM) and UTF8_BOM.startswith(carry):
                 continue
-            head, carry, chunk = False, b"", carry.removeprefix(_BOM)
+            head, carry, chunk = False, b"", carry.removeprefix(UTF8_BOM)
         lines = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
         carry = lines.pop()
         yield lines, len(carry)
     if head:
-        carry = carry.removeprefix(_BOM)
+        carry = carry.removeprefix(UTF8_BOM)
     if carry:
         yield [carry], 0
 

@@ -6,12 +6,10 @@ from ddbpipe.formats.datapipeline.folder import (
     manifest_file_names,
 )
 from ddbpipe.formats.datapipeline.lines import (
-    LineStats,
     decode_line,
     encode_item,
     encode_items,
     encode_page,
-    iter_lines,
     read_items,
 )
 from ddbpipe.formats.datapipeline.manifest import (
@@ -26,7 +24,6 @@ __all__ = [
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
     "SUCCESS_NAME",
-    "LineStats",
     "Manifest",
     "decode_line",
     "decode_manifest",
@@ -35,7 +32,6 @@ __all__ = [
     "encode_manifest",
     "encode_page",
     "is_data_file_name",
-    "iter_lines",
     "manifest_file_names",
     "read_items",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ddbpipe.errors import DataError
-from ddbpipe.formats.datapipeline.manifest import Manifest
+from ddbpipe.formats.datapipeline.manifest import MANIFEST_NAME, Manifest
 
 __all__ = ["SUCCESS_NAME", "is_data_file_name", "manifest_file_names"]
 
@@ -18,7 +18,7 @@ def is_data_file_name(name: str) -> bool:
     Hadoop's listing skips names starting with ``_`` or ``.`` (``_SUCCESS``, ``_table.json``,
     temporary files); ``manifest`` itself is not data.
     """
-    return not name.startswith(("_", ".")) and name != "manifest"
+    return not name.startswith(("_", ".")) and name != MANIFEST_NAME
 
 
 def manifest_file_names(manifest: Manifest, *, source: str) -> list[str]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
 
 from ddbpipe.errors import DataError, ItemError
+from ddbpipe.formats.lines import LineStats, decode_lines
 from ddbpipe.items import (
     MAX_NESTING,
     MAX_NUMBER_DIGITS,
@@ -31,18 +31,7 @@ from ddbpipe.items import (
     normalize_number,
 )
 
-__all__ = [
-    "LineStats",
-    "decode_line",
-    "decode_lines",
-    "encode_item",
-    "encode_items",
-    "encode_page",
-    "iter_lines",
-    "read_items",
-]
-
-T = TypeVar("T")
+__all__ = ["decode_line", "encode_item", "encode_items", "encode_page", "read_items"]
 
 _WIRE_TO_LINE = {
     "S": "s",
@@ -72,7 +61,6 @@ _LINE_SEPARATOR = "\u2028".encode()
 _PARAGRAPH_SEPARATOR = "\u2029".encode()
 _LEGACY_ATTRIBUTE = "\x02"
 _LEGACY_NAME_END = "\x03"
-_BOM = b"\xef\xbb\xbf"
 _BLANK = b" \t\r\f\v"
 
 
@@ -358,78 +346,8 @@ def _decode(line: bytes) -> Item:
         return _wire_item(_parse_legacy(text, exact=True))
 
 
-@dataclass
-class LineStats:
-    """What a reader met: items, blank lines skipped, bytes consumed."""
-
-    items: int = 0
-    blank_lines: int = 0
-    bytes: int = 0
-    blank_line_numbers: list[int] = field(default_factory=list)
-
-
-def iter_lines(
-    chunks: Iterable[bytes], stats: LineStats | None = None
-) -> Iterator[tuple[int, bytes]]:
-    """Split a byte stream into ``(line number, line)`` pairs, skipping blank lines.
-
-    Lines end at ``\\n``; a trailing ``\\r`` is dropped and a lone ``\\r`` also ends a line,
-    as Hadoop's reader did. A UTF-8 byte-order mark at the start is dropped. Only one
-    line's worth of bytes is held beyond the current chunk.
-    """
-    stats = stats if stats is not None else LineStats()
-    carry = b""
-    number = 0
-    first = True
-    for chunk in chunks:
-        if not chunk:
-            continue
-        stats.bytes += len(chunk)
-        if first:
-            first = False
-            if chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM) :]
-        parts = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
-        carry = parts.pop()
-        for part in parts:
-            number += 1
-            yield from _split_line(number, part, stats)
-    if carry:
-        number += 1
-        yield from _split_line(number, carry, stats)
-
-
-def _split_line(number: int, part: bytes, stats: LineStats) -> Iterator[tuple[int, bytes]]:
-    if part.endswith(b"\r"):
-        part = part[:-1]
-    pieces = part.split(b"\r") if b"\r" in part else (part,)
-    for piece in pieces:
-        if piece.strip(_BLANK):
-            yield number, piece
-        else:
-            stats.blank_lines += 1
-            if len(stats.blank_line_numbers) < 100:
-                stats.blank_line_numbers.append(number)
-
-
 def read_items(
     chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
 ) -> Iterator[tuple[int, Item]]:
     """Stream ``(line number, item)`` from the bytes of one data file named ``source``."""
     return decode_lines(chunks, decode_line, source=source, stats=stats)
-
-
-def decode_lines(
-    chunks: Iterable[bytes],
-    decode: Callable[..., T],
-    *,
-    source: str,
-    stats: LineStats | None = None,
-) -> Iterator[tuple[int, T]]:
-    """Stream ``(line number, decode(line))`` from a file's bytes; ``decode`` takes the line
-    and the keywords ``source`` and ``line_number``."""
-    stats = stats if stats is not None else LineStats()
-    for number, line in iter_lines(chunks, stats):
-        value = decode(line, source=source, line_number=number)
-        stats.items += 1
-        yield number, value

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ddbpipe.errors import DataError, ItemError
-from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
+from ddbpipe.formats.lines import LineStats, decode_lines
 from ddbpipe.items import Item, check_value
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any, TypeGuard
 import orjson
 
 from ddbpipe.errors import DataError
-from ddbpipe.formats.datapipeline.lines import iter_lines
+from ddbpipe.formats.lines import iter_lines
 
 __all__ = [
     "FULL_EXPORT_VERSION",

@@ -26,9 +26,9 @@ from functools import lru_cache
 from typing import Any
 
 from ddbpipe.errors import ItemError
-from ddbpipe.formats.datapipeline.lines import LineStats, decode_lines
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.formats.ion.fast import fast_change, fast_item
+from ddbpipe.formats.lines import LineStats, decode_lines
 from ddbpipe.items import (
     AttributeValue,
     Item,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ddbpipe.backups.opener import Backup, PlainFiles, open_backup
 from ddbpipe.errors import NotABackupError, SeveralExportsError
 from ddbpipe.sessions import AnySession
 from ddbpipe.stores import StoreConfig, open_store
-from ddbpipe.transfer.backup import Backup, PlainFiles, open_backup
 
 __all__ = ["BackupChain", "open_chain"]
 

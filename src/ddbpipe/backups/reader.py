@@ -21,39 +21,13 @@ from typing import Any
 from ddbpipe.errors import ConfigError, DataError
 from ddbpipe.formats import datapipeline, ddbjson, ion
 from ddbpipe.formats.csv import CsvOptions, CsvRowDecoder, iter_records
-from ddbpipe.formats.datapipeline import LineStats, iter_lines
 from ddbpipe.formats.ddbjson import ChangeRecord
+from ddbpipe.formats.detect import FORMAT_CSV, FORMAT_DATAPIPELINE, FORMAT_DYNAMODB_JSON, FORMAT_ION
+from ddbpipe.formats.lines import LineStats, iter_lines
 from ddbpipe.items import Item
 from ddbpipe.stores import Store
 
-__all__ = [
-    "COMPRESSIONS",
-    "FORMAT_CSV",
-    "FORMAT_DATAPIPELINE",
-    "FORMAT_DYNAMODB_JSON",
-    "FORMAT_ION",
-    "INPUT_FORMATS",
-    "BackupFile",
-    "FileReader",
-    "RecordFormat",
-    "guess_compression",
-    "guess_format",
-]
-
-FORMAT_DATAPIPELINE = "datapipeline"
-FORMAT_DYNAMODB_JSON = "dynamodb-json"
-FORMAT_ION = "ion"
-FORMAT_CSV = "csv"
-INPUT_FORMATS = (FORMAT_DYNAMODB_JSON, FORMAT_ION, FORMAT_CSV)
-COMPRESSIONS = ("gzip", "zstd", "none")
-
-_COMPRESSION_SUFFIXES = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-_FORMAT_SUFFIXES = {
-    ".json": FORMAT_DYNAMODB_JSON,
-    ".jsonl": FORMAT_DYNAMODB_JSON,
-    ".ion": FORMAT_ION,
-    ".csv": FORMAT_CSV,
-}
+__all__ = ["BackupFile", "FileReader", "RecordFormat"]
 
 _Decoder = Callable[..., Any]
 
@@ -84,24 +58,6 @@ class RecordFormat:
     csv: CsvOptions | None = None
     typed: tuple[tuple[str, str], ...] = ()
     key_names: tuple[str, ...] = ()
-
-
-def _split_suffix(name: str, table: dict[str, str]) -> tuple[str, str | None]:
-    stem, dot, suffix = name.rpartition(".")
-    if dot and stem and f".{suffix.lower()}" in table:
-        return stem, table[f".{suffix.lower()}"]
-    return name, None
-
-
-def guess_compression(name: str) -> str | None:
-    """``gzip`` or ``zstd`` by the file name's last suffix; None when it has neither."""
-    return _split_suffix(name, _COMPRESSION_SUFFIXES)[1]
-
-
-def guess_format(name: str) -> str | None:
-    """The input format a file name suggests (``x.csv.gz`` is CSV); None when unknown."""
-    stem, _ = _split_suffix(name, _COMPRESSION_SUFFIXES)
-    return _split_suffix(stem, _FORMAT_SUFFIXES)[1]
 
 
 # Each takes a line and the keywords ``source`` and ``line_number``.

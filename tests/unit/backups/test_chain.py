@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ddbpipe.backups.chain import open_chain
 from ddbpipe.errors import NotABackupError
 from ddbpipe.formats.ddbjson import ChangeRecord
-from ddbpipe.transfer.chain import open_chain
 from tests.support.native import EXPORT_TIME, write_native_export
 
 T0 = EXPORT_TIME  # the full export's time

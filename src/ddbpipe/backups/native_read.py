@@ -3,11 +3,13 @@
 The summary and the files manifest are checked against their ``.md5`` (or
 ``.checksum``) files; data files are named by the last part of their manifest key, so an
 export copied elsewhere is read where it now lies. Each data file keeps its MD5 and item
-count from the manifest, which ``readers.FileReader`` checks as the file is read.
+count from the manifest, which ``reader.FileReader`` checks as the file is read.
 """
 
 from __future__ import annotations
 
+from ddbpipe.backups.layout import NATIVE_DATA_FOLDER, checksum_name
+from ddbpipe.backups.reader import BackupFile
 from ddbpipe.errors import DataError, NotABackupError, NotFoundError
 from ddbpipe.formats.ddbjson import (
     MANIFEST_FILES_NAME,
@@ -17,12 +19,11 @@ from ddbpipe.formats.ddbjson import (
     decode_manifest_summary,
     verify_md5,
 )
+from ddbpipe.formats.detect import FORMAT_DYNAMODB_JSON, FORMAT_ION
 from ddbpipe.stores import ObjectInfo, Store
-from ddbpipe.transfer.readers import FORMAT_DYNAMODB_JSON, FORMAT_ION, BackupFile
 
 __all__ = ["INCREMENTAL_EXPORT", "native_format", "read_native_export"]
 
-_DATA_FOLDER = "data"
 _FULL_EXPORT = "FULL_EXPORT"
 INCREMENTAL_EXPORT = "INCREMENTAL_EXPORT"
 _FORMATS = {"DYNAMODB_JSON": FORMAT_DYNAMODB_JSON, "ION": FORMAT_ION}
@@ -45,7 +46,7 @@ def _checked_bytes(store: Store, name: str) -> bytes:
     """The file ``name``, checked against ``<stem>.md5`` or ``<stem>.checksum`` when present."""
     data = store.read_bytes(name)
     stem = name.removesuffix(".json")
-    for checksum in (f"{stem}.md5", f"{stem}.checksum"):
+    for checksum in (checksum_name(name), f"{stem}.checksum"):
         if store.exists(checksum):
             verify_md5(data, store.read_bytes(checksum), source=store.url_for(name))
             break
@@ -76,9 +77,9 @@ def read_native_export(
     for entry in entries:
         name = entry.data_file_s3_key.rpartition("/")[2]
         if name not in present:
-            missing.append(f"{_DATA_FOLDER}/{name}")
+            missing.append(f"{NATIVE_DATA_FOLDER}/{name}")
             continue
-        key = f"{_DATA_FOLDER}/{name}"
+        key = f"{NATIVE_DATA_FOLDER}/{name}"
         files.append(
             BackupFile(
                 key=key,
@@ -94,6 +95,6 @@ def read_native_export(
 
 def _data_listing(store: Store) -> list[ObjectInfo]:
     try:
-        return store.list_dir(_DATA_FOLDER).files
+        return store.list_dir(NATIVE_DATA_FOLDER).files
     except NotFoundError:
         return []  # no data folder: every listed file is reported missing

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ddbpipe.backups.opener import open_backup, require_complete
 from ddbpipe.errors import DataError, NotABackupError, NotFoundError
 from ddbpipe.formats.datapipeline import encode_manifest
 from ddbpipe.formats.ddbjson import encode_item as encode_ddbjson
 from ddbpipe.stores.local import LocalStore
-from ddbpipe.transfer.backup import open_backup, require_complete
 from tests.support.native import write_native_export
 from tests.support.samples import DATAPIPELINE, NATIVE, V1_EMPTY, V1_EXPORT
 from tests.support.tables import every_type_item

@@ -13,24 +13,15 @@ from typing import Any
 
 import orjson
 
+from ddbpipe.backups.layout import CHECKPOINT_NAME
+from ddbpipe.backups.parts import Part
 from ddbpipe.errors import DataError
 from ddbpipe.items import Item
 from ddbpipe.stores import Store
 
-__all__ = ["CHECKPOINT_NAME", "ExportCheckpoint", "PartRecord", "SegmentState"]
+__all__ = ["ExportCheckpoint", "SegmentState"]
 
-CHECKPOINT_NAME = "_checkpoint.json"
 _VERSION = 1
-
-
-@dataclass(frozen=True)
-class PartRecord:
-    """A complete data file of the export."""
-
-    key: str
-    items: int
-    bytes: int
-    md5: str | None = None
 
 
 @dataclass
@@ -39,7 +30,7 @@ class SegmentState:
 
     done: bool = False
     resume_key: Item | None = None
-    parts: list[PartRecord] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
@@ -54,7 +45,7 @@ class ExportCheckpoint:
     format: str = "datapipeline"
 
     @property
-    def parts(self) -> list[PartRecord]:
+    def parts(self) -> list[Part]:
         """Every complete data file, segment by segment."""
         return [part for s in sorted(self.segments) for part in self.segments[s].parts]
 
@@ -101,7 +92,7 @@ class ExportCheckpoint:
                     int(n): SegmentState(
                         done=bool(s["done"]),
                         resume_key=s["resume_key"],
-                        parts=[PartRecord(p[0], int(p[1]), int(p[2]), *p[3:4]) for p in s["parts"]],
+                        parts=[Part(p[0], int(p[1]), int(p[2]), *p[3:4]) for p in s["parts"]],
                     )
                     for n, s in raw["segments"].items()
                 },

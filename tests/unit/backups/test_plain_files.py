@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from ddbpipe.backups.opener import PlainFiles, open_backup
+from ddbpipe.backups.reader import RecordFormat
 from ddbpipe.errors import DataError, NotABackupError
 from ddbpipe.formats import ddbjson, ion
 from ddbpipe.formats.csv import CsvOptions
-from ddbpipe.transfer.backup import PlainFiles, open_backup
-from ddbpipe.transfer.readers import RecordFormat, guess_compression, guess_format
+from ddbpipe.formats.detect import guess_compression, guess_format
 from tests.support.tables import every_type_item
 
 ITEMS = [every_type_item(n) for n in range(7)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+from ddbpipe.backups.opener import open_backup
 from ddbpipe.formats.datapipeline import encode_item
 from ddbpipe.stores.local import LocalStore
-from ddbpipe.transfer.backup import open_backup
 
 LINES = 60_000
 

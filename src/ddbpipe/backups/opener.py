@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ddbpipe.backups.layout import NATIVE_DATA_SUFFIXES, NATIVE_MARKERS, NATIVE_ROOT
+from ddbpipe.backups.native_read import native_format, read_native_export
+from ddbpipe.backups.reader import BackupFile, FileReader, RecordFormat
 from ddbpipe.errors import (
     DataError,
     DdbpipeError,
@@ -26,31 +29,27 @@ from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.datapipeline import (
     MANIFEST_NAME,
     SUCCESS_NAME,
-    LineStats,
     Manifest,
     decode_manifest,
     is_data_file_name,
     manifest_file_names,
 )
 from ddbpipe.formats.ddbjson import MANIFEST_SUMMARY_NAME, ManifestSummary
-from ddbpipe.items import Item
-from ddbpipe.sessions import AnySession
-from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
-from ddbpipe.transfer.native import native_format, read_native_export
-from ddbpipe.transfer.readers import (
+from ddbpipe.formats.detect import (
     COMPRESSIONS,
     FORMAT_CSV,
     FORMAT_DATAPIPELINE,
     INPUT_FORMATS,
-    BackupFile,
-    FileReader,
-    RecordFormat,
+    NO_COMPRESSION,
     guess_compression,
     guess_format,
 )
+from ddbpipe.formats.lines import LineStats
+from ddbpipe.items import Item
+from ddbpipe.sessions import AnySession
+from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
 
 __all__ = [
-    "FORMAT_DATAPIPELINE",
     "Backup",
     "BackupFile",
     "PlainFiles",
@@ -58,12 +57,8 @@ __all__ = [
     "require_complete",
 ]
 
-_NATIVE_MARKERS = ("manifest-summary.json", "manifest-files.json", "_started")
 _RUN_EXAMPLES = 3
-_NATIVE_ROOT = "AWSDynamoDB"
-_NATIVE_DATA_SUFFIXES = (".json.gz", ".ion.gz")
 _POINT_AT = "point at a Data Pipeline backup folder (a manifest and its data files)"
-_NO_COMPRESSION = "none"
 
 
 @dataclass(frozen=True)
@@ -223,10 +218,10 @@ def _open_folder(store: Store, plain: PlainFiles) -> Backup:
         return _open_with_manifest(store, names)
     if MANIFEST_SUMMARY_NAME in names:
         return _open_native(store, names, plain)
-    if _NATIVE_ROOT in listing.folders:
-        root = store.child(_NATIVE_ROOT)
+    if NATIVE_ROOT in listing.folders:
+        root = store.child(NATIVE_ROOT)
         return _open_native_root(root, root.list_dir().folders, plain)
-    if store.url.rstrip("/").endswith(f"/{_NATIVE_ROOT}") and listing.folders:
+    if store.url.rstrip("/").endswith(f"/{NATIVE_ROOT}") and listing.folders:
         return _open_native_root(store, listing.folders, plain)
     if plain.format is not None:
         return _plain_backup(store, _walk(store), plain)
@@ -318,7 +313,7 @@ def _plain_backup(store: Store, infos: list[ObjectInfo], plain: PlainFiles) -> B
                 info.key,
                 store.url_for(info.key),
                 info.size,
-                compression=None if compression == _NO_COMPRESSION else compression,
+                compression=None if compression == NO_COMPRESSION else compression,
             )
         )
     return Backup(
@@ -349,10 +344,10 @@ def _open_native_root(root: Store, folders: list[str], plain: PlainFiles) -> Bac
 
 def _reject_non_backup(store: Store, listing: Listing, names: dict[str, ObjectInfo]) -> None:
     """Raise a helpful error when a folder without a manifest is not a backup."""
-    native = [m for m in _NATIVE_MARKERS if m in names]
-    native_data = [n for n in names if n.endswith(_NATIVE_DATA_SUFFIXES)]
-    if native or native_data or "AWSDynamoDB" in listing.folders:
-        found = ", ".join(native or native_data[:2]) or "AWSDynamoDB/"
+    native = [m for m in NATIVE_MARKERS if m in names]
+    native_data = [n for n in names if n.endswith(NATIVE_DATA_SUFFIXES)]
+    if native or native_data or NATIVE_ROOT in listing.folders:
+        found = ", ".join(native or native_data[:2]) or f"{NATIVE_ROOT}/"
         raise NotABackupError(
             f"{store.url} holds a DynamoDB native export ({found}), not a Data Pipeline "
             f"backup; {_POINT_AT}"
