@@ -2,43 +2,55 @@
 DynamoDB's native formats."""
 
 from ddbpipe._version import __version__
-from ddbpipe.backups.chain import BackupChain, open_chain
-from ddbpipe.backups.opener import Backup, BackupFile, PlainFiles, open_backup
+from ddbpipe.backups import Backup, BackupChain, BackupFile, PlainFiles, open_backup, open_chain
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.errors import DdbpipeError, PausedError, ResumePoint, TableOutcome
 from ddbpipe.formats.csv import CsvOptions
+from ddbpipe.formats.datapipeline import Manifest
+from ddbpipe.formats.ddbjson import ManifestSummary
+from ddbpipe.retry import RetryPolicy
+from ddbpipe.sessions import StaticCredentials
 from ddbpipe.stores import Store, StoreConfig, open_store
+from ddbpipe.transfer.cancel import CancelToken, StopFlag
 from ddbpipe.transfer.convert import ConvertResult, convert_backup
 from ddbpipe.transfer.export import (
     ExportConfig,
-    ExportProgress,
     ExportResult,
     export_table,
     export_tables,
     resume_export,
 )
-from ddbpipe.transfer.imports import ImportConfig, ImportProgress, ImportResult, import_table
+from ddbpipe.transfer.imports import ImportConfig, ImportResult, import_table
 from ddbpipe.transfer.inspect import BackupReport, FileReport, inspect_backup
+from ddbpipe.transfer.progress import JobProgress
 
 __all__ = [
     "Backup",
     "BackupChain",
     "BackupFile",
     "BackupReport",
+    "CancelToken",
     "ConvertResult",
     "CsvOptions",
     "DdbpipeError",
     "DynamoConfig",
     "ExportConfig",
-    "ExportProgress",
     "ExportResult",
     "FileReport",
     "ImportConfig",
-    "ImportProgress",
     "ImportResult",
+    "JobProgress",
+    "Manifest",
+    "ManifestSummary",
+    "PausedError",
     "PlainFiles",
+    "ResumePoint",
+    "RetryPolicy",
+    "StaticCredentials",
+    "StopFlag",
     "Store",
     "StoreConfig",
+    "TableOutcome",
     "__version__",
     "convert_backup",
     "export_table",

@@ -4,6 +4,7 @@ Classes are grouped by what the caller should do with them::
 
     DdbpipeError
     ├── ConfigError            fix the configuration; lists every problem at once
+    │   └── EndpointUnreachableError   nothing answers at the endpoint
     ├── RetriableError         the engine retries these with backoff
     │   ├── ThrottledError         DynamoDB or S3 asked us to slow down
     │   └── TransientError         5xx, dropped connection, timeout
@@ -15,21 +16,34 @@ Classes are grouped by what the caller should do with them::
     │   ├── AlreadyExistsError     an output folder that must not be overwritten
     │   ├── KeySchemaMismatchError
     │   ├── NotABackupError        pointed at something that is not a backup folder
-    │   │   └── SeveralExportsError    a prefix of native exports: which to read?
+    │   │   ├── SeveralExportsError    a prefix of native exports: which to read?
+    │   │   └── InterruptedExportError an export that did not finish: resume it
     │   ├── RetriesExhaustedError  a retriable error outlived its retry budget
+    │   ├── WorkerLostError        a worker process died
     │   └── ServiceError           any other error a service returned
     ├── DataError              bad input: names the source, the line and what is wrong
     │   └── ItemError              an item or value breaks DynamoDB's rules
+    │       └── ItemRejectedError      DynamoDB refused the item
     └── JobSignal              not a failure of the data: the job was stopped
         ├── CancelledError
         └── PausedError            stopped with a checkpoint to resume from
 
-The library raises; only ``ddbpipe.cli`` prints and chooses exit codes.
+Every error crosses process boundaries whole: pickling keeps its class, message and
+data (``DdbpipeError.__reduce__``), so an error raised in a worker process reaches the
+caller as itself. Errors carry data — where a job can be resumed (``resume``), what was
+durably done, which tables finished — and never command-line text: the library
+raises; only ``ddbpipe.cli`` writes sentences for people and chooses exit codes.
+
+``transient`` tells a caller that runs jobs again (the pipeline runner) whether trying
+again later may succeed: true for throttling, server errors, dropped connections, an
+exhausted retry budget and a lost worker; false for everything a retry cannot fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "AccessDeniedError",
@@ -39,30 +53,81 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DdbpipeError",
+    "EndpointUnreachableError",
     "FatalError",
+    "InterruptedExportError",
     "ItemError",
+    "ItemRejectedError",
     "JobSignal",
     "KeySchemaMismatchError",
     "NotABackupError",
     "NotFoundError",
     "PausedError",
+    "ResumePoint",
     "RetriableError",
     "RetriesExhaustedError",
     "ServiceError",
     "SeveralExportsError",
     "TableNotFoundError",
+    "TableOutcome",
     "ThrottledError",
     "TransientError",
+    "WorkerLostError",
 ]
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a stopped job can go on from.
+
+    ``job`` is ``export`` (``location`` is the run folder) or ``import`` (``location``
+    is the source and ``table`` the target); ``done`` counts the items durably done:
+    in checkpointed data files (export) or acknowledged by DynamoDB (import).
+    """
+
+    job: Literal["export", "import"]
+    location: str
+    table: str | None = None
+    done: int = 0
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    """One table of a multi-table export: ``finished`` (with its folder), ``failed``
+    (with why) or ``not started``."""
+
+    table: str
+    status: Literal["finished", "failed", "not started"]
+    folder: str | None = None
+    reason: str | None = None
+
+
+def _rebuild(cls: type[DdbpipeError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class DdbpipeError(Exception):
     """Root of every error ddbpipe raises on purpose.
 
-    ``hint`` (when set) tells the user what to do next, such as how to resume.
+    ``resume`` (when set) says where the job can be resumed from; ``tables`` lists the
+    outcome of each table of a multi-table export; ``discarded`` names an output folder
+    whose partial content was removed; ``remote_traceback`` is the traceback of an error
+    raised in another process.
     """
 
-    hint: str | None = None
+    transient: ClassVar[bool] = False
+    resume: ResumePoint | None = None
+    tables: tuple[TableOutcome, ...] = ()
+    discarded: str | None = None
+    remote_traceback: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt without calling ``__init__``, whose arguments differ per class: the
+        # message (``args``) and every attribute come back as they were.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(DdbpipeError):
@@ -75,8 +140,19 @@ class ConfigError(DdbpipeError):
         super().__init__("; ".join(self.problems))
 
 
+class EndpointUnreachableError(ConfigError):
+    """Nothing answers at ``endpoint``: a wrong URL or port, or a server that is down."""
+
+    def __init__(self, service: str, endpoint: str, reason: str) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        super().__init__(f"cannot connect to {service} at {endpoint}: {reason}")
+
+
 class RetriableError(DdbpipeError):
     """A failure that may succeed when tried again after a pause."""
+
+    transient = True
 
 
 class ThrottledError(RetriableError):
@@ -145,8 +221,28 @@ class SeveralExportsError(NotABackupError):
         super().__init__(message)
 
 
+class InterruptedExportError(NotABackupError):
+    """``folder`` holds an export that did not finish; ``resumable`` when ddbpipe's
+    checkpoint is there to finish it from."""
+
+    def __init__(self, message: str, *, folder: str, resumable: bool) -> None:
+        self.folder = folder
+        self.resumable = resumable
+        super().__init__(message)
+        if resumable:
+            self.resume = ResumePoint("export", folder)
+
+
 class RetriesExhaustedError(FatalError):
     """A retriable error kept happening until the retry budget ran out."""
+
+    transient = True
+
+
+class WorkerLostError(FatalError):
+    """A worker process died before its task finished (killed, or out of memory)."""
+
+    transient = True
 
 
 class ServiceError(FatalError):
@@ -155,6 +251,7 @@ class ServiceError(FatalError):
     def __init__(self, service: str, code: str, message: str) -> None:
         self.service = service
         self.code = code
+        self.detail = message
         super().__init__(f"{service} error {code}: {message}")
 
 
@@ -188,18 +285,22 @@ class ItemError(DataError):
     """An item or attribute value breaks DynamoDB's rules."""
 
 
+class ItemRejectedError(ItemError):
+    """DynamoDB refused to write the item (a ``ValidationException``): for example an
+    index key attribute of the wrong type."""
+
+
 class JobSignal(DdbpipeError):
     """The job was stopped from outside; not a failure of the data."""
 
 
 class CancelledError(JobSignal):
-    """The job was cancelled (for example by Ctrl-C)."""
+    """The job was cancelled (Ctrl-C, a signal, or its cancel token)."""
 
 
 class PausedError(JobSignal):
-    """The job stopped with a checkpoint; ``resume_hint`` says how to go on."""
+    """The job stopped with a checkpoint; ``resume`` says where to go on from."""
 
-    def __init__(self, message: str, resume_hint: str) -> None:
-        self.resume_hint = resume_hint
-        self.hint = resume_hint
+    def __init__(self, message: str, resume: ResumePoint) -> None:
+        self.resume = resume
         super().__init__(message)

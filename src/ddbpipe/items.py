@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ __all__ = [
     "KeyAttribute",
     "KeySchema",
     "attribute_size",
+    "check_index_keys",
     "check_key",
     "check_number",
     "check_value",
@@ -283,6 +285,23 @@ def check_key(item: Item, schema: KeySchema) -> None:
             raise ItemError(
                 f"key attribute {attribute.name!r} is {size} bytes; the limit is {limit}"
             )
+
+
+def check_index_keys(item: Item, types: Mapping[str, str]) -> None:
+    """Raise ``ItemError`` when an attribute that keys a secondary index (``types``: name
+    to S, N or B) has another type or is empty; an item without it is simply not in
+    that index."""
+    for name, wanted in types.items():
+        value = item.get(name)
+        if value is None:
+            continue
+        ((kind, _),) = value.items()
+        if kind != wanted:
+            raise ItemError(
+                f"index key attribute {name!r} is of type {kind}; the table defines it as {wanted}"
+            )
+        if attribute_size(value) == 0:
+            raise ItemError(f"index key attribute {name!r} is empty")
 
 
 def key_of(item: Item, schema: KeySchema) -> tuple[object, ...]:

@@ -49,7 +49,7 @@ def test_inspect_verify_over_s3(s3_bucket: tuple[Endpoint, str]) -> None:
             "inspect",
             "--verify",
             f"s3://{bucket}/copied/elsewhere/2019-06-01-00-00-00",
-            "--endpoint-url",
+            "--s3-endpoint-url",
             endpoint.url,
             "--region",
             endpoint.region,
@@ -60,13 +60,13 @@ def test_inspect_verify_over_s3(s3_bucket: tuple[Endpoint, str]) -> None:
         },
     )
     assert result.exit_code == 0, result.output
-    assert "2 data file(s), 5 items" in result.stdout
+    assert "2 data files, 5 items" in result.stdout
     assert "every line is valid" in result.stdout
 
 
 def test_inspect_missing_bucket_is_one_clear_line(moto: Endpoint) -> None:
     result = CliRunner().invoke(
-        cli, ["inspect", "s3://no-such-bucket/backups/run", "--endpoint-url", moto.url]
+        cli, ["inspect", "s3://no-such-bucket/backups/run", "--s3-endpoint-url", moto.url]
     )
     assert result.exit_code == 6
     assert result.stderr.strip() == "error: bucket 'no-such-bucket' does not exist"
@@ -75,6 +75,8 @@ def test_inspect_missing_bucket_is_one_clear_line(moto: Endpoint) -> None:
 def test_inspect_parent_of_runs_over_s3(moto: Endpoint) -> None:
     moto.client("s3").create_bucket(Bucket="runs")
     upload_sample(moto, "runs", "backups/2019-06-01-00-00-00")
-    result = CliRunner().invoke(cli, ["inspect", "s3://runs/backups", "--endpoint-url", moto.url])
+    result = CliRunner().invoke(
+        cli, ["inspect", "s3://runs/backups", "--s3-endpoint-url", moto.url]
+    )
     assert result.exit_code == 5
     assert "point at one run, for example s3://runs/backups/2019-06-01-00-00-00" in result.stderr

@@ -143,7 +143,7 @@ def test_cli_export_prints_a_summary_and_distinct_exit_codes(
     assert missing.exit_code == 6
     assert "table 'no-table' not found in region us-east-1" in missing.stderr
     usage = CliRunner().invoke(cli, ["export", table])
-    assert usage.exit_code == 3
+    assert usage.exit_code == 2  # a usage error, as import with too few arguments
     bad = CliRunner().invoke(cli, ["export", table, str(tmp_path), "--read-ratio", "0", *base])
     assert bad.exit_code == 3
     assert "read ratio" in bad.stderr

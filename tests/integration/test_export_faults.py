@@ -8,7 +8,7 @@ import pytest
 
 from ddbpipe.backups.opener import open_backup
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.errors import RetriesExhaustedError
+from ddbpipe.errors import ResumePoint, RetriesExhaustedError
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.transfer.export import ExportConfig, export_table, resume_export
 from tests.support.compare import canonical_set
@@ -80,9 +80,8 @@ def test_exhausted_retries_fail_loudly_then_resume(
     )
     with pytest.raises(RetriesExhaustedError, match="still failing after 3 attempts") as caught:
         export_table(table, str(tmp_path), config)
-    assert caught.value.hint is not None
-    assert "ddbpipe export --resume" in caught.value.hint
     [folder] = [p.parent for p in tmp_path.rglob("_checkpoint.json")]
+    assert caught.value.resume == ResumePoint("export", str(folder), table, 0)
     assert not (folder / "_SUCCESS").exists()
     proxy.rules = FaultRules()
     result = resume_export(str(folder), config)

@@ -138,7 +138,7 @@ def test_backup_copied_to_another_bucket_imports(moto: Endpoint, unique_name: st
     for path in V1_EXPORT.iterdir():  # manifest URLs still name example-bucket
         s3.put_object(Bucket="restore-copy", Key=f"moved/here/{path.name}", Body=path.read_bytes())
     make_table(moto, f"copy-{unique_name}", [], KeySchema(KeyAttribute("Id", "N")))
-    config = import_config(moto, source=StoreConfig(endpoint_url=moto.url, region=moto.region))
+    config = import_config(moto, store=StoreConfig(endpoint_url=moto.url, region=moto.region))
     result = import_table("s3://restore-copy/moved/here", f"copy-{unique_name}", config)
     assert result.written == 5
     assert len(scan_all(moto, f"copy-{unique_name}")) == 5
@@ -283,7 +283,7 @@ def test_cli_import_summary_and_exit_codes(
     base = ["--endpoint-url", dynalite.url, "--region", dynalite.region]
     ok = CliRunner().invoke(cli, ["import", str(folder), table, *base])
     assert ok.exit_code == 0, ok.output
-    assert "30 items read, 30 written from 1 file(s)" in ok.stdout
+    assert "30 items read, 30 written from 1 file;" in ok.stdout
     missing = CliRunner().invoke(cli, ["import", str(folder), "nope-table", *base])
     assert missing.exit_code == 6
     assert "table 'nope-table' not found in region us-east-1" in missing.stderr

@@ -8,15 +8,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
 from ddbpipe.dynamo.client import DynamoConfig
-from ddbpipe.errors import RetriesExhaustedError
+from ddbpipe.errors import ResumePoint, RetriesExhaustedError
 from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.retry import RetryPolicy
+from ddbpipe.transfer.checkpoints import import_checkpoint_path
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical_set
 from tests.support.fault_proxy import FaultProxy, FaultProxyFactory, FaultRules
@@ -85,28 +87,33 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
     proxy = fault_proxy(
         dynalite, FaultRules(throttle_rate=1.0, operations=frozenset({"BatchWriteItem"}))
     )
-    checkpoint = tmp_path / "checkpoint.json"
     config = ImportConfig(
         dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
         workers=1,
         write_ratio=1,
         max_wcu=100_000,
-        checkpoint_path=str(checkpoint),
+        state_dir=str(tmp_path / "state"),
         retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
     )
+    checkpoint = import_checkpoint_path(tmp_path / "state", str(folder), table)
     # Let the first 4 batches through, then throttle everything.
     proxy.rules = FaultRules()
     throttle_after(proxy, batches=4)
     with pytest.raises(
-        RetriesExhaustedError, match=r"25 item\(s\) from .* could not be written"
+        RetriesExhaustedError, match=r"writing 25 items from .* still failing after 3 attempts"
     ) as caught:
         import_table(str(folder), table, config)
-    assert caught.value.hint is not None
-    assert f"ddbpipe import --resume {folder} {table}" in caught.value.hint
-    assert 0 < len(scan_all(dynalite, table)) < 300
-    assert orjson.loads(checkpoint.read_bytes())["files"][str(folder / "part-000000")] > 0
+    written = len(scan_all(dynalite, table))
+    assert 0 < written < 300
+    assert caught.value.resume == ResumePoint("import", str(folder), table, written)
+    line, done, acknowledged = orjson.loads(checkpoint.read_bytes())["files"][
+        str(folder / "part-000000")
+    ]
+    assert line > 0
+    assert not done
+    assert acknowledged == written
     proxy.rules = FaultRules()
-    resumed = import_table(str(folder), table, ImportConfig(**{**config.__dict__, "resume": True}))
+    resumed = import_table(str(folder), table, replace(config, resume=True))
     assert resumed.written < 300  # it did not start again from the first line
     assert canonical_set(scan_all(dynalite, table)) == canonical_set(items)
     assert not checkpoint.exists()

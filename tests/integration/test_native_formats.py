@@ -27,6 +27,7 @@ from ddbpipe.formats.ddbjson import md5_text
 from ddbpipe.items import KeyAttribute, KeySchema
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
+from ddbpipe.transfer.checkpoints import import_checkpoint_path
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.integration.test_import_faults import throttle_after
@@ -187,6 +188,7 @@ def test_full_export_and_two_incrementals_restore_the_final_state(
             export_id,
             output_format=output_format,
             window=windows[number],
+            table_arn=full.summary.table_arn,  # incremental exports of the same table
         )
     others = [every_type_item(n) for n in range(40, 45)]  # not in the exports: left alone
     make_table(dynamodb_endpoint, target, others)
@@ -264,7 +266,7 @@ def test_plain_files_on_s3_compressed_with_a_given_header(moto: Endpoint, unique
     s3.put_object(Bucket="plain-sources", Key="in/b.csv.gz", Body=gzip.compress(b"3;three\n"))
     config = import_config(
         moto,
-        source=StoreConfig(region=moto.region, endpoint_url=moto.url),
+        store=StoreConfig(region=moto.region, endpoint_url=moto.url),
         plain=PlainFiles(format="csv", csv=CsvOptions(delimiter=";", header=("id", "sk"))),
     )
     result = import_table("s3://plain-sources/in", table, config)
@@ -282,7 +284,7 @@ def test_cli_reads_plain_files_as_told(
     args = ["import", str(tmp_path / "rows.txt"), table, *told, *endpoint_flags(dynalite)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "2 written from 1 file(s)" in result.stdout
+    assert "2 written from 1 file;" in result.stdout
     assert sorted(i["sk"]["S"] for i in scan_all(dynalite, table)) == ["one", "two"]
     inspect = CliRunner().invoke(cli, ["inspect", "--verify", str(tmp_path / "rows.txt"), *told])
     assert inspect.exit_code == 0, inspect.output
@@ -328,19 +330,19 @@ def test_an_interrupted_chain_resumes_where_it_stopped(
         window=("2022-11-12T04:30:50.456Z", "2022-11-12T05:30:50.456Z"),
     )
     proxy = fault_proxy(dynalite, FaultRules())
-    checkpoint = tmp_path / "checkpoint.json"
     config = import_config(
         dynalite,
         dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
         workers=1,
-        checkpoint_path=str(checkpoint),
+        state_dir=str(tmp_path / "state"),
         retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
     )
+    checkpoint = import_checkpoint_path(tmp_path / "state", str(tmp_path), table)
     throttle_after(proxy, batches=14)  # the full export takes 12 batches
     with pytest.raises(RetriesExhaustedError):
         import_table(str(tmp_path), table, config)
-    done = orjson.loads(checkpoint.read_bytes())["files"]
-    assert sorted(v for k, v in done.items() if "-aaaaaaaa/" in k) == [-1, -1]
+    files = orjson.loads(checkpoint.read_bytes())["files"]
+    assert [done for url, (_, done, _) in files.items() if "-aaaaaaaa/" in url] == [True, True]
     proxy.rules = FaultRules()
     resumed = import_table(str(tmp_path), table, replace(config, resume=True))
     assert resumed.written < len(records)  # neither the full export nor all changes again

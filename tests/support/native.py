@@ -32,6 +32,9 @@ _ENCODERS: dict[tuple[str, bool], Callable[[Any], bytes]] = {
 }
 
 
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+
+
 def write_native_export(
     prefix: Path,
     files: Sequence[Sequence[Any]],
@@ -40,12 +43,13 @@ def write_native_export(
     *,
     output_format: str = "DYNAMODB_JSON",
     window: tuple[str, str] | None = None,
+    table_arn: str = TABLE_ARN,
 ) -> Path:
     """``prefix/AWSDynamoDB/<export_id>/`` holding one gzipped data file per list.
 
     The lists hold items, or ``ChangeRecord``s when ``window`` (from, to) makes this an
     incremental export. ``claimed_counts`` puts other counts in the manifests than the
-    files hold.
+    files hold; ``table_arn`` names the exported table.
     """
     counts = claimed_counts or [len(records) for records in files]
     encode = _ENCODERS[(output_format, window is not None)]
@@ -71,10 +75,10 @@ def write_native_export(
     summary = encode_manifest_summary(
         ManifestSummary(
             version="2023-08-01" if window else "2020-06-30",
-            export_arn=f"arn:aws:dynamodb:us-east-1:123456789012:table/t/export/{export_id}",
+            export_arn=f"{table_arn}/export/{export_id}",
             start_time=window[1] if window else EXPORT_TIME,
             end_time=window[1] if window else "2022-11-12T04:35:12.000Z",
-            table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t",
+            table_arn=table_arn,
             table_id="00000000-0000-0000-0000-000000000000",
             s3_bucket="example-bucket",
             manifest_files_s3_key=f"AWSDynamoDB/{export_id}/manifest-files.json",

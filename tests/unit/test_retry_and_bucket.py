@@ -63,4 +63,11 @@ def test_bucket_refills_at_rate_and_settles_the_difference() -> None:
     assert bucket.available() == pytest.approx(-5)
     assert bucket.take(10) == 10
     assert now[0] == pytest.approx(1.5)  # waited for 15 units at 10/s
-    assert bucket.take(100) == 20  # never more than the burst
+    # A request that needs more than the bucket holds waits for a full bucket, then takes
+    # all it needs: the deficit makes the next takers wait.
+    now[0] += 10.0
+    assert bucket.take(100) == 100
+    assert bucket.available() == pytest.approx(-80)
+    before = now[0]
+    assert bucket.take(10) == 10
+    assert now[0] - before == pytest.approx(9.0)  # 90 units at 10/s

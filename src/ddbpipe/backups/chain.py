@@ -67,7 +67,25 @@ def _window(backup: Backup) -> tuple[str, str]:
     return summary.export_from_time, summary.export_to_time
 
 
+def _refuse_several_tables(url: str, backups: list[Backup]) -> None:
+    """Exports of several tables under one prefix: which to apply is for the user to say."""
+    folders: dict[str, list[str]] = {}
+    for backup in backups:
+        assert backup.summary is not None
+        folders.setdefault(backup.summary.table_arn, []).append(backup.url)
+    if len(folders) > 1:
+        shown = "; ".join(
+            f"{arn.rpartition('/')[2] or arn}: {', '.join(urls)}"
+            for arn, urls in sorted(folders.items())
+        )
+        raise NotABackupError(
+            f"{url} holds exports of {len(folders)} tables ({shown}); point at the export "
+            "folder of the one to read"
+        )
+
+
 def _chain(url: str, backups: list[Backup]) -> BackupChain:
+    _refuse_several_tables(url, backups)
     fulls = sorted((b for b in backups if not b.changes), key=_time)
     incrementals = sorted((b for b in backups if b.changes), key=_window)
     chain: list[Backup] = []

@@ -14,13 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from ddbpipe.backups.layout import NATIVE_DATA_SUFFIXES, NATIVE_MARKERS, NATIVE_ROOT
+import orjson
+
+from ddbpipe.backups.layout import (
+    CHECKPOINT_NAME,
+    NATIVE_DATA_SUFFIXES,
+    NATIVE_MARKERS,
+    NATIVE_ROOT,
+    NATIVE_STARTED_NAME,
+    TABLE_SIDECAR_NAME,
+)
 from ddbpipe.backups.native_read import native_format, read_native_export
 from ddbpipe.backups.reader import BackupFile, FileReader, RecordFormat
+from ddbpipe.dynamo.table import table_info
 from ddbpipe.errors import (
     DataError,
     DdbpipeError,
+    InterruptedExportError,
     NotABackupError,
     NotFoundError,
     SeveralExportsError,
@@ -34,7 +46,7 @@ from ddbpipe.formats.datapipeline import (
     is_data_file_name,
     manifest_file_names,
 )
-from ddbpipe.formats.ddbjson import MANIFEST_SUMMARY_NAME, ManifestSummary
+from ddbpipe.formats.ddbjson import MANIFEST_FILES_NAME, MANIFEST_SUMMARY_NAME, ManifestSummary
 from ddbpipe.formats.detect import (
     COMPRESSIONS,
     FORMAT_CSV,
@@ -48,6 +60,7 @@ from ddbpipe.formats.lines import LineStats
 from ddbpipe.items import Item
 from ddbpipe.sessions import AnySession
 from ddbpipe.stores import Listing, ObjectInfo, Store, StoreConfig, open_store
+from ddbpipe.wording import plural
 
 __all__ = [
     "Backup",
@@ -118,9 +131,17 @@ class Backup:
         """Bytes of data in the backup's data files."""
         return sum(f.size for f in self.files)
 
+    @property
+    def manifest_name(self) -> str:
+        """The file that lists the data files: ``manifest`` or ``manifest-files.json``."""
+        return MANIFEST_FILES_NAME if self.summary is not None else MANIFEST_NAME
+
     def problems(self) -> list[str]:
         """What makes the backup incomplete: listed files that are missing."""
-        return [f"manifest lists {name!r}, which is not in {self.url}" for name in self.missing]
+        return [
+            f"{self.manifest_name} lists {name!r}, which is not in {self.url}"
+            for name in self.missing
+        ]
 
     def warnings(self) -> list[str]:
         """What a careful reader should know but that does not stop an import."""
@@ -135,6 +156,19 @@ class Backup:
         if self.plain:
             notes.append("plain files have no manifest: nothing tells whether any is missing")
         return notes
+
+    def table_description(self) -> dict[str, Any] | None:
+        """The exported table as ``_table.json`` describes it (keys, indexes, billing),
+        or None when the backup has none; ``DataError`` when it is damaged."""
+        if TABLE_SIDECAR_NAME not in self.other:
+            return None
+        source = self.store.url_for(TABLE_SIDECAR_NAME)
+        try:
+            table: dict[str, Any] = orjson.loads(self.store.read_bytes(TABLE_SIDECAR_NAME))["table"]
+            table_info({**table, "TableName": table.get("TableName", "?")})
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"table description is damaged ({exc!r})", source=source) from None
+        return table
 
     def record_format(
         self, typed: tuple[tuple[str, str], ...] = (), key_names: tuple[str, ...] = ()
@@ -218,6 +252,7 @@ def _open_folder(store: Store, plain: PlainFiles) -> Backup:
         return _open_with_manifest(store, names)
     if MANIFEST_SUMMARY_NAME in names:
         return _open_native(store, names, plain)
+    _reject_unfinished(store, names)
     if NATIVE_ROOT in listing.folders:
         root = store.child(NATIVE_ROOT)
         return _open_native_root(root, root.list_dir().folders, plain)
@@ -342,6 +377,25 @@ def _open_native_root(root: Store, folders: list[str], plain: PlainFiles) -> Bac
     )
 
 
+def _reject_unfinished(store: Store, names: dict[str, ObjectInfo]) -> None:
+    """Raise ``InterruptedExportError`` for the folder of an export that did not finish:
+    its data files are only part of the table."""
+    if CHECKPOINT_NAME in names:
+        raise InterruptedExportError(
+            f"{store.url} is an export that did not finish (it has {CHECKPOINT_NAME} and no "
+            "manifest); resume it to finish it",
+            folder=store.url,
+            resumable=True,
+        )
+    if NATIVE_STARTED_NAME in names:
+        raise InterruptedExportError(
+            f"{store.url} is a native export that did not finish (it has {NATIVE_STARTED_NAME} "
+            f"and no {MANIFEST_SUMMARY_NAME}); it cannot be read",
+            folder=store.url,
+            resumable=False,
+        )
+
+
 def _reject_non_backup(store: Store, listing: Listing, names: dict[str, ObjectInfo]) -> None:
     """Raise a helpful error when a folder without a manifest is not a backup."""
     native = [m for m in NATIVE_MARKERS if m in names]
@@ -358,7 +412,7 @@ def _reject_non_backup(store: Store, listing: Listing, names: dict[str, ObjectIn
             newest = sorted(runs)[-1]
             shown = ", ".join(sorted(runs)[-_RUN_EXAMPLES:])
             raise NotABackupError(
-                f"{store.url} is a folder of {len(runs)} backup runs ({shown}); "
+                f"{store.url} is a folder of {plural(len(runs), 'backup run')} ({shown}); "
                 f"point at one run, for example {store.url_for(newest)}"
             )
         raise NotABackupError(
@@ -378,7 +432,8 @@ def require_complete(backup: Backup) -> None:
     """Raise ``DataError`` if the manifest lists files that are not in the folder."""
     if backup.missing:
         raise DataError(
-            f"manifest lists {len(backup.missing)} file(s) that are not in the folder: "
+            f"{backup.manifest_name} lists {plural(len(backup.missing), 'file')} that "
+            f"{'is' if len(backup.missing) == 1 else 'are'} not in the folder: "
             + ", ".join(backup.missing[:_RUN_EXAMPLES]),
-            source=backup.store.url_for(MANIFEST_NAME),
+            source=backup.store.url_for(backup.manifest_name),
         )

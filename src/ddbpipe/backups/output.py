@@ -72,16 +72,22 @@ def ensure_new_folder(store: Store) -> None:
 
 
 def start_folder(
-    destination: Store, started: datetime, format: str, run_name: str | None = None
+    destination: Store,
+    started: datetime,
+    format: str,
+    run_name: str | None = None,
+    *,
+    exact: bool = False,
 ) -> Store:
     """The new run folder under ``destination`` for a run started at ``started``.
 
-    ``run_name`` names a Data Pipeline run folder instead of the start time.
+    ``run_name`` names a Data Pipeline run folder instead of the start time; with
+    ``exact``, ``destination`` itself is the run folder.
     """
     name = run_folder_name(started, format)
     if run_name is not None and format not in NATIVE_FORMATS:
         name = run_name
-    store = destination.child(name)
+    store = destination if exact else destination.child(name)
     ensure_new_folder(store)
     if format in NATIVE_FORMATS:
         store.write_bytes(NATIVE_STARTED_NAME, b"")

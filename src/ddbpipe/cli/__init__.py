@@ -10,6 +10,7 @@ from ddbpipe.cli.demo import demo_command
 from ddbpipe.cli.export import export_command
 from ddbpipe.cli.import_ import import_command
 from ddbpipe.cli.inspect import inspect_command
+from ddbpipe.transfer.worker import own_process
 
 __all__ = ["cli", "main"]
 
@@ -30,4 +31,5 @@ cli.add_command(import_command)
 
 def main() -> None:
     """Entry point of the ``ddbpipe`` command."""
+    own_process()  # this process runs ddbpipe's jobs only: hot loops may pause the collector
     cli(prog_name="ddbpipe")

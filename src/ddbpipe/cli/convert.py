@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
-from rich.console import Console
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import input_options, plain_files, store_config, store_options
+from ddbpipe.cli.options import (
+    Connection,
+    connection_options,
+    input_options,
+    json_option,
+    plain_files,
+)
+from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.progress import progress_reporter
+from ddbpipe.cli.signals import job_signals
 from ddbpipe.formats.detect import EXPORT_FORMATS
 from ddbpipe.transfer.convert import convert_backup
 from ddbpipe.transfer.export import MAX_ITEMS_PER_FILE
+from ddbpipe.wording import plural
 
 __all__ = ["convert_command"]
 
@@ -31,41 +42,48 @@ __all__ = ["convert_command"]
     show_default=True,
     help="Most items in one data file.",
 )
-@store_options
+@connection_options
 @input_options
+@json_option
 @handle_errors
 def convert_command(
     source: str,
     dest: str,
     to_format: str,
     items_per_file: int,
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
+    connection: Connection,
     input_format: str | None,
     compression: str | None,
     csv_header: str | None,
     csv_delimiter: str,
+    as_json: bool,
 ) -> None:
     """Write every item of the backup at SOURCE into a new folder under DEST, in another format.
 
     SOURCE is anything import reads except an incremental export: a Data Pipeline
     folder, a native export, or plain files (CSV columns are all read as strings, as no
-    table says their types). The items written are counted against the items read.
-    Region, profile and endpoint apply to both SOURCE and DEST.
+    table says their types). The items written are counted against the items read. The S3
+    options apply to both SOURCE and DEST. A conversion that fails or is stopped removes
+    what it wrote.
     """
-    config = store_config(region, profile, endpoint_url)
-    result = convert_backup(
-        source,
-        dest,
-        to_format,
-        source_store=config,
-        store=config,
-        max_items_per_file=items_per_file,
-        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+    connection.require_s3_endpoint(source, dest)
+    output = use_output(Output("convert", json=as_json))
+    config = connection.s3()
+    with job_signals() as cancel, progress_reporter("convert") as report:
+        result = convert_backup(
+            source,
+            dest,
+            to_format,
+            source_store=config,
+            store=config,
+            max_items_per_file=items_per_file,
+            plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+            cancel=cancel,
+            on_progress=report,
+        )
+    output.console.print(
+        f"converted {result.source} to {result.format} in {result.folder}: "
+        f"{plural(result.items, 'item')} in {plural(len(result.files), 'file')}, "
+        f"{result.duration:,.1f} s"
     )
-    Console(highlight=False).print(
-        f"converted {result.source} to {result.format} in {result.folder}: {result.items:,} "
-        f"items in {len(result.files)} file(s), {result.duration:,.1f} s",
-        soft_wrap=True,
-    )
+    output.results([{**asdict(result), "files": list(result.files)}])

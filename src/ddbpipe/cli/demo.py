@@ -21,6 +21,7 @@ from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, scan_page, write_batch
 from ddbpipe.dynamo.table import create_table
 from ddbpipe.errors import ConfigError, FatalError
 from ddbpipe.items import Item, KeyAttribute, KeySchema, key_of, validate_item
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, Backoff, call_with_retries
 from ddbpipe.sessions import make_client, new_session
 from ddbpipe.stores import Store, StoreConfig, open_store
 from ddbpipe.transfer.export import ExportConfig, export_table
@@ -101,14 +102,21 @@ def embedded_aws() -> Iterator[str]:
 def _put_all(client: DynamoClient, items: list[Item]) -> int:
     for start in range(0, len(items), MAX_BATCH_ITEMS):
         pending = items[start : start + MAX_BATCH_ITEMS]
-        for _attempt in range(10):
-            pending = write_batch(client, DEMO_TABLE, pending).unprocessed
-            if not pending:
-                break
-            time.sleep(0.05)
-        else:
-            raise FatalError(f"{len(pending)} demo items could not be written to {DEMO_TABLE}")
+        backoff = Backoff(DEFAULT_RETRY_POLICY, f"writing demo items to {DEMO_TABLE}")
+        while pending:
+            pending = _write_batch(client, pending)
+            if pending:
+                backoff.failed(f"{len(pending)} items left unprocessed")
     return len(items)
+
+
+def _write_batch(client: DynamoClient, batch: list[Item]) -> list[Item]:
+    """Write ``batch``; return what DynamoDB left unprocessed."""
+    return call_with_retries(
+        lambda: write_batch(client, DEMO_TABLE, batch).unprocessed,
+        DEFAULT_RETRY_POLICY,
+        what=f"BatchWriteItem to {DEMO_TABLE}",
+    )
 
 
 def _scan_all(client: DynamoClient, table: str) -> list[Item]:
@@ -181,7 +189,7 @@ def demo_command(count: int, output: Path) -> None:
         restored = import_table(
             folder,
             DEMO_RESTORED,
-            ImportConfig(workers=1, create_table=True, dynamo=dynamo, source=store),
+            ImportConfig(workers=1, create_table=True, dynamo=dynamo, store=store),
         )
         same = _same_items(source_items, _scan_all(client, DEMO_RESTORED))
         table.add_row("import", f"table {DEMO_RESTORED}", f"{restored.written:,}", _verdict(same))

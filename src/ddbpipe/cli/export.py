@@ -1,26 +1,28 @@
-"""``ddbpipe export``: tables to Data Pipeline backup folders."""
+"""``ddbpipe export``: tables to backup folders."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from dataclasses import asdict
+from typing import Any
 
 import click
-from rich.console import Console
 
-from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import command_flags, connection_options, dynamo_config, s3_config
-from ddbpipe.cli.progress import ProgressLine, progress_reporter
-from ddbpipe.errors import ConfigError, DdbpipeError
-from ddbpipe.formats.detect import EXPORT_FORMATS
+from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.options import Connection, connection_options, json_option
+from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.progress import progress_reporter
+from ddbpipe.cli.signals import job_signals
+from ddbpipe.formats.detect import EXPORT_FORMATS, FORMAT_DATAPIPELINE
 from ddbpipe.transfer.export import (
     DEFAULT_READ_RATIO,
     MAX_ITEMS_PER_FILE,
     ExportConfig,
-    ExportProgress,
     ExportResult,
     export_tables,
     resume_export,
 )
+from ddbpipe.wording import plural
 
 __all__ = ["export_command"]
 
@@ -31,9 +33,7 @@ __all__ = ["export_command"]
 @click.option(
     "--read-ratio",
     type=float,
-    default=DEFAULT_READ_RATIO,
-    show_default=True,
-    help="Share of the table's read capacity to use.",
+    help=f"Share of the table's read capacity to use  [default: {DEFAULT_READ_RATIO}].",
 )
 @click.option(
     "--max-rcu", type=float, help="Read capacity to take the ratio of, instead of the table's."
@@ -46,7 +46,7 @@ __all__ = ["export_command"]
     "--format",
     "export_format",
     type=click.Choice(list(EXPORT_FORMATS)),
-    default=EXPORT_FORMATS[0],
+    default=FORMAT_DATAPIPELINE,
     show_default=True,
     help="Data Pipeline's backup format, or DynamoDB's native export layout (DYNAMODB_JSON "
     "or ION).",
@@ -54,32 +54,32 @@ __all__ = ["export_command"]
 @click.option(
     "--items-per-file",
     type=int,
-    default=MAX_ITEMS_PER_FILE,
-    show_default=True,
-    help="Most items in one data file (more, smaller files import with more parallelism).",
+    help="Most items in one data file; more, smaller files import with more parallelism  "
+    f"[default: {MAX_ITEMS_PER_FILE}].",
 )
 @click.option(
     "--consistent-read", is_flag=True, help="Strongly consistent reads (twice the capacity)."
 )
 @click.option(
-    "--resume", "resume", metavar="FOLDER", help="Finish the interrupted export in FOLDER."
+    "--resume",
+    "resume",
+    metavar="FOLDER",
+    help="Finish the interrupted export in FOLDER, in the shape it started with.",
 )
+@json_option
 @handle_errors
 def export_command(
     args: tuple[str, ...],
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
-    s3_region: str | None,
-    s3_endpoint_url: str | None,
-    read_ratio: float,
+    connection: Connection,
+    read_ratio: float | None,
     max_rcu: float | None,
     segments: int | None,
     workers: int | None,
     export_format: str,
-    items_per_file: int,
+    items_per_file: int | None,
     consistent_read: bool,
     resume: str | None,
+    as_json: bool,
 ) -> None:
     """Export each TABLE to DEST (s3://bucket/prefix or a local folder).
 
@@ -88,6 +88,15 @@ def export_command(
     DEST/AWSDynamoDB/<ExportId>/ as DynamoDB's own export lays it out. With --resume
     FOLDER, no TABLE or DEST is given.
     """
+    if resume and args:
+        raise click.UsageError("with --resume FOLDER, give no TABLE or DEST")
+    if not resume and len(args) < 2:
+        raise click.UsageError(
+            "give at least one TABLE and a DEST (s3://bucket/prefix or a folder)"
+        )
+    output = use_output(Output("export", json=as_json, resume=ResumeCommand()))
+    assert output.resume is not None
+    output.resume.flags = {**connection.flags(), "workers": _text(workers)}
     config = ExportConfig(
         read_ratio=read_ratio,
         segments=segments,
@@ -96,56 +105,35 @@ def export_command(
         max_rcu=max_rcu,
         max_items_per_file=items_per_file,
         format=export_format,
-        dynamo=dynamo_config(region, profile, endpoint_url),
-        store=s3_config(region, profile, s3_region, s3_endpoint_url),
+        dynamo=connection.dynamo(),
+        store=connection.s3(),
     )
-    flags = command_flags(
-        region=region,
-        profile=profile,
-        endpoint_url=endpoint_url,
-        s3_region=s3_region,
-        s3_endpoint_url=s3_endpoint_url,
-    )
-    console = Console(highlight=False)
-    try:
-        results = _run(args, resume, config, console)
-    except DdbpipeError as exc:
-        if exc.hint and "--resume" in exc.hint:
-            exc.hint += flags
-        raise
+    with job_signals() as cancel, progress_reporter("export") as report:
+        if resume:
+            folder = resume if "://" in resume else os.path.abspath(resume)
+            results = [resume_export(folder, config, cancel=cancel, on_progress=report)]
+        else:
+            *tables, destination = args
+            results = export_tables(tables, destination, config, cancel=cancel, on_progress=report)
     for result in results:
-        _print_result(console, result)
+        _print_result(output, result)
+    output.results([_document(r) for r in results])
 
 
-def _run(
-    args: tuple[str, ...], resume: str | None, config: ExportConfig, console: Console
-) -> list[ExportResult]:
-    if resume:
-        if args:
-            raise ConfigError("with --resume FOLDER, give no TABLE or DEST")
-        with progress_reporter(console, "export") as report:
-            return [resume_export(resume, config, on_progress=_adapt(report))]
-    if len(args) < 2:
-        raise ConfigError("give at least one TABLE and a DEST (s3://bucket/prefix or a folder)")
-    *tables, destination = args
-    with progress_reporter(console, "export") as report:
-        return export_tables(tables, destination, config, on_progress=_adapt(report))
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
-def _adapt(report: ProgressLine) -> Callable[[ExportProgress], None]:
-    def on_progress(progress: ExportProgress) -> None:
-        report(progress.items, progress.bytes, progress.elapsed, progress.expected_items, None)
-
-    return on_progress
+def _document(result: ExportResult) -> dict[str, Any]:
+    return {**asdict(result), "files": list(result.files)}
 
 
-def _print_result(console: Console, result: ExportResult) -> None:
+def _print_result(output: Output, result: ExportResult) -> None:
     rate = result.items / result.duration if result.duration > 0 else 0.0
-    console.print(
-        f"exported [bold]{result.table}[/] to {result.folder}: {result.items:,} items in "
-        f"{len(result.files)} file(s), {result.bytes / 1e6:,.1f} MB, "
+    output.console.print(
+        f"exported [bold]{result.table}[/] to {result.folder}: {plural(result.items, 'item')} "
+        f"in {plural(len(result.files), 'file')}, {result.bytes / 1e6:,.1f} MB, "
         f"{result.consumed_capacity:,.1f} RCU consumed, {result.duration:,.1f} s "
-        f"({rate:,.0f} items/s; {result.segments} segments, {result.workers} workers, "
-        f"limit {result.read_rate:,.0f} RCU/s)",
-        soft_wrap=True,
+        f"({rate:,.0f} items/s; {plural(result.segments, 'segment')}, "
+        f"{plural(result.workers, 'worker')}, limit {result.read_rate:,.0f} RCU/s)"
     )

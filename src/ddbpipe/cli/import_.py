@@ -2,56 +2,45 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable
-from pathlib import Path
+from dataclasses import asdict
+from typing import Any
 
 import click
-from rich.console import Console
 
-from ddbpipe.cli.errors import handle_errors
+from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
-    command_flags,
-    dynamo_config,
+    Connection,
+    connection_options,
     input_options,
+    json_option,
     plain_files,
-    store_config,
+    state_dir,
 )
-from ddbpipe.cli.progress import ProgressLine, progress_reporter
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.cli.output import Output, err_console, use_output
+from ddbpipe.cli.progress import progress_reporter
+from ddbpipe.cli.signals import job_signals
 from ddbpipe.transfer.imports import (
     DEFAULT_WRITE_RATIO,
     ImportConfig,
-    ImportProgress,
     ImportResult,
     import_table,
 )
+from ddbpipe.wording import plural
 
-__all__ = ["checkpoint_path", "import_command"]
-
-
-def checkpoint_path(source: str, table: str) -> Path:
-    """Where the checkpoint of importing ``source`` into ``table`` is kept."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    digest = hashlib.sha256(f"{source.rstrip('/')}\n{table}".encode()).hexdigest()[:16]
-    return Path(state) / "ddbpipe" / "imports" / f"{table}-{digest}.json"
+__all__ = ["import_command"]
 
 
 @click.command("import")
 @click.argument("source")
 @click.argument("table")
-@click.option("--region", help="AWS region of the table (default: from the profile).")
-@click.option("--profile", help="AWS profile to take credentials and region from.")
-@click.option("--endpoint-url", help="DynamoDB endpoint (a local or compatible server).")
-@click.option("--source-region", help="Region of the bucket holding SOURCE, when not the table's.")
-@click.option("--source-endpoint-url", help="S3 endpoint of an S3-compatible store holding SOURCE.")
+@connection_options
+@click.option("--source-region", hidden=True, help="Old name of --s3-region.")
+@click.option("--source-endpoint-url", hidden=True, help="Old name of --s3-endpoint-url.")
 @click.option(
     "--write-ratio",
     type=float,
-    default=DEFAULT_WRITE_RATIO,
-    show_default=True,
-    help="Share of the table's write capacity to use.",
+    help=f"Share of the table's write capacity to use  [default: {DEFAULT_WRITE_RATIO}].",
 )
 @click.option(
     "--max-wcu", type=float, help="Write capacity to take the ratio of, instead of the table's."
@@ -68,23 +57,25 @@ def checkpoint_path(source: str, table: str) -> Path:
     type=click.Choice(["fail", "skip"]),
     default="fail",
     show_default=True,
-    help="On a bad line: fail the import, or skip it (and record it with --rejects).",
+    help="On a bad line, or an item DynamoDB refuses: fail the import, or skip it (and "
+    "record it with --rejects).",
 )
 @click.option(
-    "--rejects", type=click.Path(dir_okay=False), help="JSON-lines file for skipped lines."
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="JSON-lines file for skipped lines, each with its file, line and reason.",
 )
 @click.option("--dry-run", is_flag=True, help="Read and check everything; write nothing.")
 @input_options
+@json_option
 @handle_errors
 def import_command(
     source: str,
     table: str,
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
+    connection: Connection,
     source_region: str | None,
     source_endpoint_url: str | None,
-    write_ratio: float,
+    write_ratio: float | None,
     max_wcu: float | None,
     workers: int | None,
     resume: bool,
@@ -96,6 +87,7 @@ def import_command(
     compression: str | None,
     csv_header: str | None,
     csv_delimiter: str,
+    as_json: bool,
 ) -> None:
     """Put every item of the backup at SOURCE into TABLE.
 
@@ -105,6 +97,22 @@ def import_command(
     ION or CSV files (a file or a folder). Items with the same key are replaced; other
     items in TABLE are left alone, except those an incremental export deletes.
     """
+    connection = _renamed(connection, source_region, source_endpoint_url)
+    output = use_output(Output("import", json=as_json, resume=ResumeCommand()))
+    rejects = os.path.abspath(rejects) if rejects else None
+    assert output.resume is not None
+    output.resume.flags = {
+        **connection.flags(),
+        "write_ratio": _text(write_ratio),
+        "max_wcu": _text(max_wcu),
+        "workers": _text(workers),
+        "on_error": None if on_error == "fail" else on_error,
+        "rejects": rejects,
+        "input_format": input_format,
+        "compression": compression,
+        "csv_header": csv_header,
+        "csv_delimiter": None if csv_delimiter == "," else csv_delimiter,
+    }
     config = ImportConfig(
         write_ratio=write_ratio,
         workers=workers,
@@ -113,62 +121,72 @@ def import_command(
         on_error="skip" if on_error == "skip" else "fail",
         rejects_path=rejects,
         dry_run=dry_run,
-        checkpoint_path=str(checkpoint_path(source, table)),
+        state_dir=state_dir(),
         resume=resume,
-        dynamo=dynamo_config(region, profile, endpoint_url),
-        source=store_config(source_region or region, profile, source_endpoint_url),
+        dynamo=connection.dynamo(),
+        store=connection.s3(),
         plain=plain_files(input_format, compression, csv_header, csv_delimiter),
     )
-    console = Console(highlight=False)
-    flags = command_flags(
-        region=region,
-        profile=profile,
-        endpoint_url=endpoint_url,
-        source_region=source_region,
-        source_endpoint_url=source_endpoint_url,
-        input_format=input_format,
-        compression=compression,
-        csv_header=csv_header,
-        csv_delimiter=None if csv_delimiter == "," else csv_delimiter,
+    location = source if "://" in source else os.path.abspath(source)
+    with job_signals() as cancel, progress_reporter("import") as report:
+        result = import_table(location, table, config, cancel=cancel, on_progress=report)
+    _print_result(output, result)
+    output.results([_document(result)])
+
+
+def _renamed(
+    connection: Connection, source_region: str | None, source_endpoint_url: str | None
+) -> Connection:
+    """Take the S3 options by their old names too, saying so."""
+    if source_region is None and source_endpoint_url is None:
+        return connection
+    err_console.print(
+        "note: --source-region and --source-endpoint-url are now --s3-region and "
+        "--s3-endpoint-url, as in every command"
     )
-    try:
-        with progress_reporter(console, "import") as report:
-            result = import_table(source, table, config, on_progress=_adapt(report))
-    except DdbpipeError as exc:
-        if exc.hint and "--resume" in exc.hint:
-            exc.hint += flags
-        raise
-    _print_result(console, result)
+    return Connection(
+        region=connection.region,
+        profile=connection.profile,
+        endpoint_url=connection.endpoint_url,
+        s3_region=connection.s3_region or source_region,
+        s3_endpoint_url=connection.s3_endpoint_url or source_endpoint_url,
+    )
 
 
-def _adapt(report: ProgressLine) -> Callable[[ImportProgress], None]:
-    def on_progress(progress: ImportProgress) -> None:
-        report(progress.items, progress.bytes, progress.elapsed, None, progress.expected_bytes)
-
-    return on_progress
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
-def _print_result(console: Console, result: ImportResult) -> None:
+def _document(result: ImportResult) -> dict[str, Any]:
+    return {**asdict(result), "left_out": list(result.left_out)}
+
+
+def _print_result(output: Output, result: ImportResult) -> None:
     verb = "checked (dry run, nothing written)" if result.dry_run else "imported"
     rate = result.written / result.duration if result.duration > 0 else 0.0
     extras = [
-        f"{n:,} {what}"
-        for n, what in (
-            (result.deleted, "deleted (by incremental exports)"),
-            (result.skipped, "bad lines skipped"),
-            (result.duplicates, "repeated keys (the later line won)"),
-            (result.blank_lines, "blank lines"),
+        plural(n, one, many)
+        for n, one, many in (
+            (result.deleted, "item deleted", "items deleted"),
+            (result.skipped, "bad line skipped", "bad lines skipped"),
+            (
+                result.duplicates,
+                "repeated key (the later line won)",
+                "repeated keys (the later line won)",
+            ),
+            (result.blank_lines, "blank line", "blank lines"),
         )
         if n
     ]
     for left_out in result.left_out:
-        console.print(f"[yellow]left out:[/] {left_out}", soft_wrap=True)
-    console.print(
-        f"{verb} {result.source} into [bold]{result.table}[/]: {result.items_read:,} items read, "
-        f"{result.written:,} written from {result.files} file(s)"
+        output.console.print(f"[yellow]left out:[/] {left_out}")
+    output.console.print(
+        f"{verb} {result.source} into [bold]{result.table}[/]: "
+        f"{plural(result.items_read, 'item')} read, {result.written:,} written from "
+        f"{plural(result.files, 'file')}"
         + (f" of {result.exports} exports" if result.exports > 1 else "")
         + (f", {', '.join(extras)}" if extras else "")
         + f"; {result.consumed_capacity:,.1f} WCU consumed, {result.duration:,.1f} s "
-        f"({rate:,.0f} items/s; {result.workers} workers, limit {result.write_rate:,.0f} WCU/s)",
-        soft_wrap=True,
+        f"({rate:,.0f} items/s; {plural(result.workers, 'worker')}, "
+        f"limit {result.write_rate:,.0f} WCU/s)"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -10,8 +11,16 @@ from rich.table import Table
 
 from ddbpipe.backups.chain import open_chain
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import input_options, plain_files, store_config, store_options
+from ddbpipe.cli.options import (
+    Connection,
+    connection_options,
+    input_options,
+    json_option,
+    plain_files,
+)
+from ddbpipe.cli.output import Output, use_output
 from ddbpipe.transfer.inspect import BackupReport, inspect_backup
+from ddbpipe.wording import plural
 
 __all__ = ["inspect_command"]
 
@@ -20,47 +29,86 @@ EXIT_PROBLEMS = 4
 
 @click.command("inspect")
 @click.argument("folder")
-@click.option("--verify", is_flag=True, help="Parse every line and check the manifest.")
-@store_options
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Parse every line and check it as an import would: manifest, item sizes, and "
+    "with _table.json key and index key types.",
+)
+@connection_options
 @input_options
+@json_option
 @handle_errors
 def inspect_command(
     folder: str,
     verify: bool,
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
+    connection: Connection,
     input_format: str | None,
     compression: str | None,
     csv_header: str | None,
     csv_delimiter: str,
+    as_json: bool,
 ) -> None:
     """Show the format, files, item counts and size of the backup at FOLDER.
 
     FOLDER is a local path or s3://bucket/prefix: a Data Pipeline backup, a native export
     (or the prefix above several: the full export and the incremental exports an import
-    would apply, in order), or plain files. Exits non-zero if --verify finds a problem.
+    would apply, in order), or plain files. Exits 4 if --verify finds a problem.
     """
+    connection.require_s3_endpoint(folder)
+    output = use_output(Output("inspect", json=as_json))
     chain = open_chain(
         folder,
-        store_config(region, profile, endpoint_url),
+        connection.s3(),
         plain=plain_files(input_format, compression, csv_header, csv_delimiter),
     )
-    console = Console(highlight=False)
+    console = output.console
     if len(chain.backups) > 1:
-        console.print(
-            f"[bold]{chain.url}[/]: {len(chain.backups)} exports, applied in this order",
-            soft_wrap=True,
-        )
+        console.print(f"[bold]{chain.url}[/]: {len(chain.backups)} exports, applied in this order")
     for left_out in chain.left_out:
-        console.print(f"[yellow]left out:[/] {left_out}", soft_wrap=True)
-    ok = True
-    for backup in chain.backups:
-        report = inspect_backup(backup, verify=verify)
+        console.print(f"[yellow]left out:[/] {left_out}")
+    reports = [inspect_backup(backup, verify=verify) for backup in chain.backups]
+    for report in reports:
         _print_report(console, report)
-        ok = ok and report.ok
+    ok = all(report.ok for report in reports)
+    if output.json:
+        output.emit(
+            {
+                "ok": ok,
+                "exit_code": 0 if ok else EXIT_PROBLEMS,
+                "results": [_document(r) for r in reports],
+                "left_out": list(chain.left_out),
+                "error": None,
+            }
+        )
     if not ok:
         sys.exit(EXIT_PROBLEMS)
+
+
+def _document(report: BackupReport) -> dict[str, Any]:
+    backup = report.backup
+    return {
+        "folder": backup.url,
+        "format": backup.format,
+        "changes": backup.changes,
+        "finished": backup.succeeded,
+        "verified": report.verified,
+        "items": report.items,
+        "bytes": backup.size,
+        "files": [
+            {
+                "key": f.file.key,
+                "url": f.file.url,
+                "bytes": f.file.size,
+                "items": f.items,
+                "problems": f.problems,
+                "more_problems": f.more_problems,
+            }
+            for f in report.files
+        ],
+        "problems": report.problems,
+        "warnings": report.warnings,
+    }
 
 
 def _print_report(console: Console, report: BackupReport) -> None:
@@ -73,8 +121,7 @@ def _print_report(console: Console, report: BackupReport) -> None:
         if backup.changes:
             console.print(
                 f"  changes   incremental export of [{summary.export_from_time}, "
-                f"{summary.export_to_time}), {summary.output_view or 'view not given'}",
-                soft_wrap=True,
+                f"{summary.export_to_time}), {summary.output_view or 'view not given'}"
             )
         console.print(
             f"  manifest  {len(backup.files) + len(backup.missing)} data files, "
@@ -99,17 +146,17 @@ def _print_report(console: Console, report: BackupReport) -> None:
     if report.files:
         console.print(table)
     console.print(
-        f"  {len(report.files)} data file(s), {report.items:,} items, {backup.size:,} bytes"
-        + (" — every line parsed" if report.verified else "")
+        f"  {plural(len(report.files), 'data file')}, {plural(report.items, 'item')}, "
+        f"{plural(backup.size, 'byte')}" + (" — every line parsed" if report.verified else "")
     )
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {warning}")
     problems = list(report.problems)
     for file in report.files:
         problems.extend(file.problems)
         if file.more_problems:
-            problems.append(f"{file.file.url}: {file.more_problems} more bad line(s)")
+            problems.append(f"{file.file.url}: {plural(file.more_problems, 'more bad line')}")
     for problem in problems:
-        console.print(f"[bold red]problem:[/] {problem}", soft_wrap=True)
+        console.print(f"[bold red]problem:[/] {problem}")
     if report.verified and not problems:
         console.print("[green]ok:[/] the backup is complete and every line is valid")

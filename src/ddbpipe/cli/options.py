@@ -1,47 +1,118 @@
-"""Options shared by commands."""
+"""Options shared by commands, meaning one thing everywhere.
+
+``--endpoint-url`` and ``--region`` are DynamoDB's, ``--s3-endpoint-url`` and
+``--s3-region`` S3's (the bucket's region defaults to the table's), ``--profile`` gives
+credentials for both. ``--json`` prints the result as one JSON object.
+"""
 
 from __future__ import annotations
 
-import shlex
+import functools
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ddbpipe.backups.opener import PlainFiles
 from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.errors import ConfigError
 from ddbpipe.formats.csv import CsvOptions
 from ddbpipe.formats.detect import COMPRESSIONS, INPUT_FORMATS
 from ddbpipe.stores import StoreConfig
 
 __all__ = [
-    "command_flags",
+    "Connection",
     "connection_options",
-    "dynamo_config",
     "input_options",
+    "json_option",
     "plain_files",
-    "s3_config",
-    "store_config",
-    "store_options",
+    "state_dir",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def store_options(command: F) -> F:
-    """``--region``, ``--profile`` and ``--endpoint-url`` for where files live."""
-    for option in reversed(
-        [
-            click.option("--region", help="AWS region of the bucket (default: from the profile)."),
-            click.option("--profile", help="AWS profile to take credentials and region from."),
-            click.option(
-                "--endpoint-url",
-                help="S3 endpoint of an S3-compatible store (MinIO, Ceph, a local server).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+@dataclass(frozen=True)
+class Connection:
+    """Where the table and the files live, as the connection options say."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+
+    def dynamo(self) -> DynamoConfig:
+        """The DynamoDB side."""
+        return DynamoConfig(
+            region=self.region, profile=self.profile, endpoint_url=self.endpoint_url
+        )
+
+    def s3(self) -> StoreConfig:
+        """The S3 side: the table's region unless told."""
+        return StoreConfig(
+            region=self.s3_region or self.region,
+            profile=self.profile,
+            endpoint_url=self.s3_endpoint_url,
+        )
+
+    def flags(self) -> dict[str, str | None]:
+        """The options as given, for a command to run again."""
+        return {
+            "region": self.region,
+            "profile": self.profile,
+            "endpoint_url": self.endpoint_url,
+            "s3_region": self.s3_region,
+            "s3_endpoint_url": self.s3_endpoint_url,
+        }
+
+    def require_s3_endpoint(self, *locations: str) -> None:
+        """Refuse ``--endpoint-url`` alone for a command that only reads S3: it is
+        DynamoDB's endpoint, and S3 would go to AWS."""
+        if (
+            self.endpoint_url
+            and not self.s3_endpoint_url
+            and any(
+                location.lower().startswith(("s3://", "s3a://", "s3n://")) for location in locations
+            )
+        ):
+            raise ConfigError(
+                "--endpoint-url is DynamoDB's endpoint; give the S3 endpoint with --s3-endpoint-url"
+            )
+
+
+_CONNECTION_OPTIONS = (
+    click.option("--region", help="AWS region of the table (default: from the profile)."),
+    click.option("--profile", help="AWS profile to take credentials and region from."),
+    click.option("--endpoint-url", help="DynamoDB endpoint (a local or compatible server)."),
+    click.option("--s3-region", help="Region of the bucket, when not the table's."),
+    click.option("--s3-endpoint-url", help="S3 endpoint of an S3-compatible store."),
+)
+_CONNECTION_NAMES = ("region", "profile", "endpoint_url", "s3_region", "s3_endpoint_url")
+
+
+def connection_options(command: F) -> F:
+    """Add the connection options; the command receives them as ``connection``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _CONNECTION_NAMES}
+        return command(*args, connection=Connection(**values), **kwargs)
+
+    for option in reversed(_CONNECTION_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result (or the error) as one JSON object on stdout; text goes to stderr.",
+)
 
 
 def input_options(command: F) -> F:
@@ -84,47 +155,7 @@ def plain_files(
     return PlainFiles(format=input_format, compression=compression, csv=csv)
 
 
-def store_config(region: str | None, profile: str | None, endpoint_url: str | None) -> StoreConfig:
-    """The ``StoreConfig`` those options describe."""
-    return StoreConfig(region=region, profile=profile, endpoint_url=endpoint_url)
-
-
-def connection_options(command: F) -> F:
-    """Where the table and the files live: region, profile, endpoints."""
-    for option in reversed(
-        [
-            click.option("--region", help="AWS region of the table (default: from the profile)."),
-            click.option("--profile", help="AWS profile to take credentials and region from."),
-            click.option(
-                "--endpoint-url", help="DynamoDB endpoint (a local or compatible server)."
-            ),
-            click.option("--s3-region", help="Region of the bucket, when not the table's."),
-            click.option("--s3-endpoint-url", help="S3 endpoint of an S3-compatible store."),
-        ]
-    ):
-        command = option(command)
-    return command
-
-
-def dynamo_config(
-    region: str | None, profile: str | None, endpoint_url: str | None
-) -> DynamoConfig:
-    """The ``DynamoConfig`` of the connection options."""
-    return DynamoConfig(region=region, profile=profile, endpoint_url=endpoint_url)
-
-
-def s3_config(
-    region: str | None, profile: str | None, s3_region: str | None, s3_endpoint_url: str | None
-) -> StoreConfig:
-    """The ``StoreConfig`` of the connection options: the table's region unless told."""
-    return StoreConfig(region=s3_region or region, profile=profile, endpoint_url=s3_endpoint_url)
-
-
-def command_flags(**options: str | None) -> str:
-    """Options given as flags (``endpoint_url="x"`` -> `` --endpoint-url x``), for hints
-    that show a command to run; options left unset are left out."""
-    return "".join(
-        f" --{name.replace('_', '-')} {shlex.quote(value)}"
-        for name, value in options.items()
-        if value
-    )
+def state_dir() -> str:
+    """ddbpipe's state folder: ``$XDG_STATE_HOME/ddbpipe``, else ``~/.local/state/ddbpipe``."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return os.path.join(base, "ddbpipe")

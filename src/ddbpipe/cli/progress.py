@@ -1,8 +1,9 @@
-"""Progress of long jobs: a live bar on a terminal, a log line every few seconds otherwise."""
+"""Progress of long jobs on stderr: a live bar on a terminal, a log line every few seconds
+otherwise. The bar is one subscriber of a job's progress callback."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -16,11 +17,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["LOG_INTERVAL", "ProgressLine", "estimate_total", "progress_reporter"]
+from ddbpipe.cli.output import err_console
+from ddbpipe.transfer.progress import JobProgress, ProgressCallback
+
+__all__ = ["LOG_INTERVAL", "estimate_total", "progress_reporter"]
 
 LOG_INTERVAL = 5.0
-# report(items, bytes, elapsed seconds, expected items, expected bytes)
-ProgressLine = Callable[[int, int, float, int | None, int | None], None]
 
 
 def estimate_total(
@@ -34,9 +36,16 @@ def estimate_total(
     return None
 
 
+def _total(progress: JobProgress) -> int | None:
+    return estimate_total(
+        progress.items, progress.bytes, progress.expected_items, progress.expected_bytes
+    )
+
+
 @contextmanager
-def progress_reporter(console: Console, label: str) -> Iterator[ProgressLine]:
-    """Yield ``report(items, bytes, elapsed, expected_items)`` that shows progress."""
+def progress_reporter(label: str, *, console: Console | None = None) -> Iterator[ProgressCallback]:
+    """Yield a progress callback that shows a job's progress on stderr."""
+    console = console or err_console
     if console.is_terminal:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -51,37 +60,28 @@ def progress_reporter(console: Console, label: str) -> Iterator[ProgressLine]:
         ) as bar:
             task = bar.add_task(label, total=None, mb=0.0, rate=0.0)
 
-            def report(
-                items: int,
-                size: int,
-                elapsed: float,
-                expected: int | None,
-                expected_bytes: int | None = None,
-            ) -> None:
-                rate = items / elapsed if elapsed > 0 else 0.0
-                total = estimate_total(items, size, expected, expected_bytes)
-                bar.update(task, completed=items, total=total, mb=size / 1e6, rate=rate)
+            def report(progress: JobProgress) -> None:
+                bar.update(
+                    task,
+                    completed=progress.items,
+                    total=_total(progress),
+                    mb=progress.bytes / 1e6,
+                    rate=progress.items_per_second,
+                )
 
             yield report
         return
     last = [0.0]
 
-    def log(
-        items: int,
-        size: int,
-        elapsed: float,
-        expected: int | None,
-        expected_bytes: int | None = None,
-    ) -> None:
-        if elapsed - last[0] < LOG_INTERVAL:
+    def log(progress: JobProgress) -> None:
+        if progress.elapsed - last[0] < LOG_INTERVAL:
             return
-        last[0] = elapsed
-        rate = items / elapsed if elapsed > 0 else 0.0
-        total = estimate_total(items, size, expected, expected_bytes)
+        last[0] = progress.elapsed
+        total = _total(progress)
         share = f" of ~{total:,}" if total else ""
         console.print(
-            f"{label}: {items:,}{share} items, {size / 1e6:,.1f} MB, {rate:,.0f} items/s, "
-            f"{elapsed:,.0f} s"
+            f"{label}: {progress.items:,}{share} items, {progress.bytes / 1e6:,.1f} MB, "
+            f"{progress.items_per_second:,.0f} items/s, {progress.elapsed:,.0f} s"
         )
 
     yield log

@@ -9,6 +9,8 @@ JSON bodies itself, over one kept-alive connection per thread (``ddbpipe.dynamo.
 from __future__ import annotations
 
 import hashlib
+import math
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +24,15 @@ from botocore.credentials import Credentials
 
 from ddbpipe.dynamo.errors import map_connection_error, map_response_error
 from ddbpipe.dynamo.http import HttpConnection, StaleConnectionError
-from ddbpipe.errors import ConfigError
-from ddbpipe.sessions import AnySession, make_client, new_session, session_region
+from ddbpipe.errors import ConfigError, EndpointUnreachableError
+from ddbpipe.sessions import (
+    AnySession,
+    StaticCredentials,
+    make_client,
+    new_session,
+    region_problems,
+    session_region,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "DynamoClient", "DynamoConfig"]
 
@@ -35,12 +44,24 @@ _PAYLOAD_HASH = "ddbpipe_payload_sha256"
 
 @dataclass(frozen=True)
 class DynamoConfig:
-    """Where a table lives: region, profile and an optional endpoint override."""
+    """Where a table lives: region, profile and an optional endpoint override.
+
+    ``credentials`` (set by a job started with a session of the caller's) take the place
+    of the profile's.
+    """
 
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    credentials: StaticCredentials | None = None
+
+    def problems(self) -> list[str]:
+        """Every invalid setting, in the words of the command line."""
+        problems = region_problems("DynamoDB", self.region)
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            problems.append(f"timeout must be a positive number of seconds, got {self.timeout}")
+        return problems
 
 
 def _host_header(host: str, port: int | None, https: bool) -> str:
@@ -79,7 +100,9 @@ class DynamoClient:
     ) -> None:
         resolved = region or session_region(session)
         if not resolved:
-            raise ConfigError("no AWS region: pass --region or set AWS_REGION")
+            raise ConfigError("no AWS region is set for DynamoDB")
+        if problems := region_problems("DynamoDB", resolved):
+            raise ConfigError(problems)
         self.region: str = resolved
         if endpoint_url is None:
             # botocore resolves the regional endpoint; its client is used for nothing else.
@@ -104,11 +127,14 @@ class DynamoClient:
         self._host_header = _host_header(parts.hostname, parts.port, self._https)
         self._timeout = timeout
         self._local = threading.local()
+        self._answered = False
 
     @classmethod
     def from_config(cls, config: DynamoConfig, session: AnySession | None = None) -> DynamoClient:
         """A client for ``config``, with a new boto3 session unless one is given."""
-        session = session or new_session(config.profile)
+        if problems := config.problems():
+            raise ConfigError(problems)
+        session = session or new_session(config.profile, config.credentials)
         return cls(
             session, region=config.region, endpoint_url=config.endpoint_url, timeout=config.timeout
         )
@@ -152,8 +178,16 @@ class DynamoClient:
                 break
             except StaleConnectionError:
                 continue  # the server closed a kept-alive connection: send on a new one
+            except (ConnectionRefusedError, socket.gaierror) as exc:
+                if not self._answered:  # never reached: a wrong endpoint, not a passing fault
+                    reason = "connection refused"
+                    if isinstance(exc, socket.gaierror):
+                        reason = f"cannot resolve {self._host} ({exc.strerror})"
+                    raise EndpointUnreachableError("DynamoDB", self.endpoint_url, reason) from exc
+                raise map_connection_error(operation, self.endpoint_url, exc) from exc
             except (OSError, ValueError) as exc:
                 raise map_connection_error(operation, self.endpoint_url, exc) from exc
+        self._answered = True
         if status != 200:
             raise map_response_error(operation, status, data, resource=resource, region=self.region)
         return data

@@ -40,6 +40,22 @@ class TableInfo:
         """Whether the table bills per request."""
         return self.billing_mode == "PAY_PER_REQUEST"
 
+    def index_key_types(self) -> dict[str, str]:
+        """The attributes that key the table's secondary indexes (and not the table
+        itself), with their types."""
+        types = {
+            d["AttributeName"]: d["AttributeType"]
+            for d in self.description.get("AttributeDefinitions", [])
+        }
+        own = {a.name for a in self.key_schema.attributes}
+        names = {
+            element["AttributeName"]
+            for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
+            for index in self.description.get(kind) or []
+            for element in index.get("KeySchema", [])
+        }
+        return {name: types[name] for name in sorted(names - own) if name in types}
+
     def capacity(self, kind: Literal["Read", "Write"], on_demand_default: float) -> float:
         """Units per second the table serves: provisioned capacity, or for an on-demand
         table its ``Max{kind}RequestUnits`` when set, else ``on_demand_default``."""

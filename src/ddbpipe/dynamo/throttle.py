@@ -1,9 +1,10 @@
 """A token bucket of capacity units, shared by every worker process of a job.
 
-Tokens refill at ``rate`` units per second up to ``burst``. A request takes what it
-expects to use before it is sent and settles the difference when DynamoDB reports
-the ``ConsumedCapacity`` it actually used; a request that used more than it took
-leaves the bucket in deficit, and the next takers wait until it has refilled.
+Tokens refill at ``rate`` units per second up to ``burst`` (one second of rate, or more
+when a single request needs more). A request takes what it expects to use before it is
+sent and settles the difference when DynamoDB reports the ``ConsumedCapacity`` it
+actually used; a request that used more than it took leaves the bucket in deficit, and
+the next takers wait until it has refilled.
 """
 
 from __future__ import annotations
@@ -83,15 +84,20 @@ class TokenBucket:
             return self._refill(self.clock())
 
     def take(self, wanted: float) -> float:
-        """Wait until ``wanted`` units (at most ``burst``) are there, take them, return them."""
+        """Wait until ``wanted`` units are there, take them, and return them.
+
+        A request that needs more than the bucket holds (``burst``) waits for a full
+        bucket and then takes all it needs, leaving a deficit that later takers wait
+        out: the bucket never lends more than one second of rate or one request's need.
+        """
         while True:
             with self.state.lock:
                 tokens = self._refill(self.clock())
-                wanted = min(wanted, self.burst)
-                if tokens >= wanted - _TOLERANCE:
+                needed = min(wanted, self.burst)
+                if tokens >= needed - _TOLERANCE:
                     self.state.values[_TOKENS] = tokens - wanted
                     return wanted
-                wait = (wanted - tokens) / self.rate
+                wait = (needed - tokens) / self.rate
             self.sleep(min(max(wait, _MIN_SLEEP), 1.0))
 
     def settle(self, taken: float, used: float) -> None:

@@ -21,7 +21,7 @@ _BLANK_LINES_KEPT = 100
 
 @dataclass
 class LineStats:
-    """What a reader met: items, blank lines skipped, bytes consumed."""
+    """What a reader met: items, blank lines skipped, bytes of the lines consumed so far."""
 
     items: int = 0
     blank_lines: int = 0
@@ -45,7 +45,6 @@ def iter_lines(
     for chunk in chunks:
         if not chunk:
             continue
-        stats.bytes += len(chunk)
         if first:
             first = False
             if chunk.startswith(UTF8_BOM):
@@ -54,9 +53,11 @@ def iter_lines(
         carry = parts.pop()
         for part in parts:
             number += 1
+            stats.bytes += len(part) + 1  # what is consumed, not read ahead: for estimates
             yield from _split_line(number, part, stats)
     if carry:
         number += 1
+        stats.bytes += len(carry)
         yield from _split_line(number, carry, stats)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -44,12 +46,17 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def open_store(
-    url: str, config: StoreConfig | None = None, *, session: AnySession | None = None
+    url: str,
+    config: StoreConfig | None = None,
+    *,
+    session: AnySession | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Store:
     """The store for ``url``: an S3 URL, a ``file://`` URL or a local path.
 
-    For S3, the client comes from ``session`` (or a new session from the profile and
-    region in ``config``) and talks to ``config.endpoint_url`` when it is set.
+    For S3, the client comes from ``session`` (or a new session from the credentials,
+    profile and region in ``config``) and talks to ``config.endpoint_url`` when it is
+    set; its calls are retried under ``config.retry``, waiting with ``sleep``.
     """
     if not url:
         raise ConfigError(f"empty store location; expected {_SUPPORTED}")
@@ -62,7 +69,9 @@ def open_store(
         raise ConfigError(f"unsupported URL scheme {scheme + '://'!r} in {url!r}; use {_SUPPORTED}")
     bucket, prefix = split_s3_url(url)
     config = config or StoreConfig()
-    session = session or new_session(config.profile)
+    if problems := config.problems():
+        raise ConfigError(problems)
+    session = session or new_session(config.profile, config.credentials)
     client = make_client(
         session,
         "s3",
@@ -71,10 +80,10 @@ def open_store(
         config=Config(
             response_checksum_validation="when_required",
             request_checksum_calculation="when_required",
-            retries={"mode": "standard"},
+            retries={"total_max_attempts": 1},  # ddbpipe's own retry loop decides
         ),
     )
-    return S3Store(client, bucket, prefix)
+    return S3Store(client, bucket, prefix, retry=config.retry, sleep=sleep)
 
 
 def _file_url_path(url: str) -> Path:

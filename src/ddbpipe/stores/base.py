@@ -7,6 +7,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from ddbpipe.sessions import StaticCredentials, region_problems
+
 __all__ = ["DEFAULT_CHUNK_SIZE", "Listing", "ObjectInfo", "Store", "StoreConfig", "Writer"]
 
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -14,11 +17,21 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """How to reach a store: used for ``s3://`` URLs, ignored for local folders."""
+    """How to reach a store: used for ``s3://`` URLs, ignored for local folders.
+
+    ``credentials`` (set by a job started with a session of the caller's) take the place
+    of the profile's; ``retry`` governs every S3 call.
+    """
 
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
+    credentials: StaticCredentials | None = None
+    retry: RetryPolicy = DEFAULT_RETRY_POLICY
+
+    def problems(self) -> list[str]:
+        """Every invalid setting, in the words of the command line."""
+        return region_problems("S3", self.region)
 
 
 @dataclass(frozen=True)
@@ -90,4 +103,9 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing file is not an error."""
+        ...
+
+    def abort_incomplete_writes(self) -> int:
+        """Remove what unfinished writes below the root left behind (temporary files, open
+        multipart uploads) after a process was killed; return how many."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -131,6 +132,27 @@ class LocalStore:
         path = self._file_path(key)
         with _translated("delete", path):
             path.unlink(missing_ok=True)
+
+    def remove_empty_folders(self) -> None:
+        """Remove the root and every folder below it that holds no file."""
+        if not self._root.is_dir():
+            return
+        for folder, _, _ in sorted(os.walk(self._root), key=lambda entry: -len(entry[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # fails, as it should, when the folder holds anything
+
+    def abort_incomplete_writes(self) -> int:
+        """Remove the temporary files of writes that never finished (their process was
+        killed) anywhere below the root; return how many."""
+        removed = 0
+        with _translated("clean", self._root):
+            if not self._root.is_dir():
+                return 0
+            for temp in self._root.rglob(f"{TEMP_PREFIX}*"):
+                if temp.is_file():
+                    temp.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def _path(self, key: str) -> Path:
         return self._root.joinpath(*_parts(key))

@@ -1,14 +1,23 @@
-"""A store backed by an S3 bucket (or any S3-compatible server), and its error mapping."""
+"""A store backed by an S3 bucket (or any S3-compatible server), and its error mapping.
+
+Every call is retried by ddbpipe's one retry loop (botocore's own retries are off):
+throttling (``SlowDown``), 5xx answers, dropped connections and timeouts are tried
+again with backoff, as are the parts of a multipart upload and its completion. A
+download cut in the middle of its body goes on from the byte where it stopped, with a
+ranged GET of the same object version (``If-Match`` its ETag).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import (
     ClientError,
     ConnectionError,
+    EndpointConnectionError,
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
@@ -18,12 +27,16 @@ from ddbpipe.errors import (
     AccessDeniedError,
     BucketNotFoundError,
     ConfigError,
+    DataError,
     DdbpipeError,
+    EndpointUnreachableError,
     NotFoundError,
+    RetriableError,
     ServiceError,
     ThrottledError,
     TransientError,
 )
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, Backoff, RetryPolicy
 from ddbpipe.stores.base import DEFAULT_CHUNK_SIZE, Listing, ObjectInfo, Writer
 
 if TYPE_CHECKING:
@@ -93,6 +106,15 @@ _THROTTLED_CODES = frozenset(
 )
 _TRANSIENT_CODES = frozenset({"InternalError", "RequestTimeout", "RequestTimeoutException"})
 
+T = TypeVar("T")
+
+
+class _Reach:
+    """Whether the endpoint has answered yet, shared by a store and its children: a
+    connection refused before any answer means a wrong endpoint, not a passing fault."""
+
+    answered = False
+
 
 class S3Store:
     """The Store protocol over the keys under ``prefix`` in an S3 bucket.
@@ -108,6 +130,9 @@ class S3Store:
         *,
         part_size: int = DEFAULT_PART_SIZE,
         page_size: int = DEFAULT_PAGE_SIZE,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+        reach: _Reach | None = None,
     ) -> None:
         if not bucket:
             raise ConfigError("an S3 store needs a bucket name")
@@ -123,6 +148,9 @@ class S3Store:
         self._prefix = prefix.strip("/")
         self._part_size = part_size
         self._page_size = page_size
+        self._retry = retry
+        self._sleep = sleep
+        self._reach = reach or _Reach()
 
     def __repr__(self) -> str:
         return f"S3Store({self.url!r})"
@@ -159,6 +187,9 @@ class S3Store:
             self._key(prefix),
             part_size=self._part_size,
             page_size=self._page_size,
+            retry=self._retry,
+            sleep=self._sleep,
+            reach=self._reach,
         )
 
     def list_dir(self, prefix: str = "") -> Listing:
@@ -174,32 +205,38 @@ class S3Store:
         folders: list[str] = []
         marker = False
         token: str | None = None
-        with self._translated("s3:ListBucket", self._url(folder_key)):
-            while True:
-                request: ListObjectsV2RequestTypeDef = {
-                    "Bucket": self._bucket,
-                    "Prefix": folder_key,
-                    "Delimiter": "/",
-                    "MaxKeys": self._page_size,
-                }
-                if token:
-                    request["ContinuationToken"] = token
-                page = self._client.list_objects_v2(**request)
-                for obj in page.get("Contents", []):
-                    if obj["Key"] == folder_key:
-                        marker = True
-                    else:
-                        files.append(ObjectInfo(obj["Key"][len(root) :], obj["Size"]))
-                for common in page.get("CommonPrefixes", []):
-                    folders.append(common["Prefix"][len(folder_key) :].rstrip("/"))
-                token = page.get("NextContinuationToken")
-                if not page.get("IsTruncated") or not token:
-                    break
+        while True:
+            request: ListObjectsV2RequestTypeDef = {
+                "Bucket": self._bucket,
+                "Prefix": folder_key,
+                "Delimiter": "/",
+                "MaxKeys": self._page_size,
+            }
+            if token:
+                request["ContinuationToken"] = token
+            page = self._list_page(folder_key, request)
+            for obj in page.get("Contents", []):
+                if obj["Key"] == folder_key:
+                    marker = True
+                else:
+                    files.append(ObjectInfo(obj["Key"][len(root) :], obj["Size"]))
+            for common in page.get("CommonPrefixes", []):
+                folders.append(common["Prefix"][len(folder_key) :].rstrip("/"))
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                break
         if folder and not (files or folders or marker):
             raise NotFoundError(f"folder not found: {self._url(folder_key)}")
         files.sort(key=lambda info: info.key)
         folders.sort()
         return Listing(files=files, folders=folders)
+
+    def _list_page(self, folder_key: str, request: ListObjectsV2RequestTypeDef) -> Any:
+        return self._call(
+            "s3:ListBucket",
+            self._url(folder_key),
+            lambda: self._client.list_objects_v2(**request),
+        )
 
     def exists(self, key: str) -> bool:
         """Whether the object ``key`` exists (HeadObject)."""
@@ -208,8 +245,11 @@ class S3Store:
     def size(self, key: str) -> int | None:
         """Bytes in the object ``key`` (HeadObject); None when it does not exist."""
         try:
-            with self._translated("s3:GetObject", self.url_for(key)):
-                head = self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+            head = self._call(
+                "s3:GetObject",
+                self.url_for(key),
+                lambda: self._client.head_object(Bucket=self._bucket, Key=self._key(key)),
+            )
         except BucketNotFoundError:
             raise
         except NotFoundError:
@@ -218,31 +258,55 @@ class S3Store:
 
     def read_bytes(self, key: str) -> bytes:
         """The whole content of the object ``key``."""
-        with self._translated("s3:GetObject", self.url_for(key)):
-            body = self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"]
-            try:
-                return body.read()
-            finally:
-                body.close()
+        return b"".join(self.iter_chunks(key))
 
     def iter_chunks(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
         """Stream the object ``key`` in chunks of at most ``chunk_size`` bytes.
 
-        ``NotFoundError`` is raised when iteration starts if the object is missing.
+        ``NotFoundError`` is raised when iteration starts if the object is missing. A
+        stream cut short goes on from where it stopped; ``DataError`` is raised when the
+        object changed in between.
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-        with self._translated("s3:GetObject", self.url_for(key)):
-            body = self._client.get_object(Bucket=self._bucket, Key=self._key(key))["Body"]
+        url = self.url_for(key)
+        backoff = Backoff(self._retry, f"S3 s3:GetObject on {url}", sleep=self._sleep)
+        offset = 0
+        etag: str | None = None
+        while True:
+            request: dict[str, Any] = {"Bucket": self._bucket, "Key": self._key(key)}
+            if etag is not None:
+                request.update(Range=f"bytes={offset}-", IfMatch=etag)
+            response = self._get(url, request, etag)
+            etag = etag or response.get("ETag")
+            body = response["Body"]
             try:
-                yield from body.iter_chunks(chunk_size)
+                with self._translated("s3:GetObject", url):
+                    for chunk in body.iter_chunks(chunk_size):
+                        offset += len(chunk)
+                        backoff.succeeded()
+                        yield chunk
+                return
+            except RetriableError as exc:
+                backoff.failed(exc)  # cut short: go on from ``offset``
             finally:
                 body.close()
 
+    def _get(self, url: str, request: dict[str, Any], etag: str | None) -> Any:
+        try:
+            return self._call("s3:GetObject", url, lambda: self._client.get_object(**request))
+        except ServiceError as exc:
+            if etag is not None and exc.code == "PreconditionFailed":
+                raise DataError("the object changed while it was being read", source=url) from exc
+            raise
+
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write the object ``key`` with one PutObject (atomic in S3)."""
-        with self._translated("s3:PutObject", self.url_for(key)):
-            self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data)
+        self._call(
+            "s3:PutObject",
+            self.url_for(key),
+            lambda: self._client.put_object(Bucket=self._bucket, Key=self._key(key), Body=data),
+        )
 
     @contextmanager
     def open_write(self, key: str) -> Iterator[Writer]:
@@ -262,8 +326,56 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         """Remove the object ``key``; removing a missing object is not an error."""
-        with self._translated("s3:DeleteObject", self.url_for(key)):
-            self._client.delete_object(Bucket=self._bucket, Key=self._key(key))
+        self._call(
+            "s3:DeleteObject",
+            self.url_for(key),
+            lambda: self._client.delete_object(Bucket=self._bucket, Key=self._key(key)),
+        )
+
+    def abort_incomplete_writes(self) -> int:
+        """Abort the multipart uploads still open below the root; return how many."""
+        prefix = f"{self._prefix}/" if self._prefix else ""
+        url = self._url(prefix)
+        aborted = 0
+        key_marker = upload_marker = ""
+        while True:
+            request: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+            if key_marker:
+                request.update(KeyMarker=key_marker, UploadIdMarker=upload_marker)
+            page = self._list_uploads(url, request)
+            for upload in page.get("Uploads", []):
+                self._abort_upload(upload["Key"], upload["UploadId"])
+                aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            key_marker = page.get("NextKeyMarker", "")
+            upload_marker = page.get("NextUploadIdMarker", "")
+
+    def _list_uploads(self, url: str, request: dict[str, Any]) -> Any:
+        return self._call(
+            "s3:ListBucketMultipartUploads",
+            url,
+            lambda: self._client.list_multipart_uploads(**request),
+        )
+
+    def _abort_upload(self, full_key: str, upload_id: str) -> None:
+        self._call(
+            "s3:AbortMultipartUpload",
+            self._url(full_key),
+            lambda: self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=full_key, UploadId=upload_id
+            ),
+        )
+
+    def _call(self, action: str, url: str, call: Callable[[], T]) -> T:
+        """``call`` with S3's errors translated, retried while they are retriable."""
+        backoff = Backoff(self._retry, f"S3 {action} on {url}", sleep=self._sleep)
+        while True:
+            try:
+                with self._translated(action, url):
+                    return call()
+            except RetriableError as exc:
+                backoff.failed(exc)
 
     def _key(self, key: str) -> str:
         key = key.strip("/")
@@ -279,7 +391,15 @@ class S3Store:
         try:
             yield
         except _S3_ERRORS as exc:
+            if isinstance(exc, EndpointConnectionError) and not self._reach.answered:
+                endpoint = self._client.meta.endpoint_url
+                raise EndpointUnreachableError(
+                    "S3", endpoint, str(exc.kwargs.get("error") or exc)
+                ) from exc
+            if isinstance(exc, ClientError):
+                self._reach.answered = True
             raise map_s3_error(exc, action=action, bucket=self._bucket, url=url) from exc
+        self._reach.answered = True
 
 
 class _ObjectWriter:
@@ -290,6 +410,7 @@ class _ObjectWriter:
         self._client = store.client
         self._bucket = store.bucket
         self._key = store._key(key)
+        self._key_in_store = key
         self._url = store.url_for(key)
         self._buffer = bytearray()
         self._upload_id: str | None = None
@@ -310,51 +431,81 @@ class _ObjectWriter:
     def finish(self) -> None:
         """Make the object visible: one PutObject, or the last part and completion."""
         if self._upload_id is None:
-            with self._store._translated("s3:PutObject", self._url):
-                self._client.put_object(
-                    Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer)
-                )
+            body = bytes(self._buffer)
+            self._store._call(
+                "s3:PutObject",
+                self._url,
+                lambda: self._client.put_object(Bucket=self._bucket, Key=self._key, Body=body),
+            )
             return
         if self._buffer:
             self._send_part()
-        with self._store._translated("s3:PutObject", self._url):
-            self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": self._parts},
-            )
+        self._complete(self._upload_id)
+
+    def _complete(self, upload_id: str) -> None:
+        """Complete the upload; a retry that finds it gone checks whether the completion
+        before it went through (its answer was lost) by looking for the object."""
+        backoff = Backoff(
+            self._store._retry, f"S3 completion of {self._url}", sleep=self._store._sleep
+        )
+        while True:
+            try:
+                with self._store._translated("s3:PutObject", self._url):
+                    self._client.complete_multipart_upload(
+                        Bucket=self._bucket,
+                        Key=self._key,
+                        UploadId=upload_id,
+                        MultipartUpload={"Parts": self._parts},
+                    )
+                return
+            except RetriableError as exc:
+                backoff.failed(exc)
+            except NotFoundError:
+                if backoff.failures and self._store.size(self._key_in_store) is not None:
+                    return
+                raise
 
     def abort(self, cause: BaseException) -> None:
         """Abort the multipart upload, if one started; a failure is noted on ``cause``."""
         if self._upload_id is None:
             return
+        upload_id = self._upload_id
         try:
-            with self._store._translated("s3:AbortMultipartUpload", self._url):
-                self._client.abort_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-                )
+            self._store._call(
+                "s3:AbortMultipartUpload",
+                self._url,
+                lambda: self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self._key, UploadId=upload_id
+                ),
+            )
         except DdbpipeError as exc:
-            cause.add_note(f"aborting multipart upload {self._upload_id} failed: {exc}")
+            cause.add_note(f"aborting multipart upload {upload_id} failed: {exc}")
 
     def _part_limit(self) -> int:
         step = len(self._parts) // _PARTS_PER_SIZE_STEP
         return min(self._store._part_size << step, MAX_PART_SIZE)
 
     def _send_part(self) -> None:
-        with self._store._translated("s3:PutObject", self._url):
-            if self._upload_id is None:
-                self._upload_id = self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._key
-                )["UploadId"]
-            number = len(self._parts) + 1
-            response = self._client.upload_part(
+        if self._upload_id is None:
+            self._upload_id = self._store._call(
+                "s3:PutObject",
+                self._url,
+                lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key),
+            )["UploadId"]
+        upload_id = self._upload_id
+        number = len(self._parts) + 1
+        body = bytes(self._buffer)
+        response = self._store._call(
+            "s3:PutObject",
+            self._url,
+            lambda: self._client.upload_part(
                 Bucket=self._bucket,
                 Key=self._key,
-                UploadId=self._upload_id,
+                UploadId=upload_id,
                 PartNumber=number,
-                Body=bytes(self._buffer),
-            )
+                Body=body,
+            ),
+        )
         self._parts.append({"ETag": response["ETag"], "PartNumber": number})
         self._buffer = bytearray()
 

@@ -1,71 +1,118 @@
 """Run a job's tasks: inline, or on a pool of worker processes.
 
 Parsing is CPU-bound and threads share one interpreter lock, so parallel work runs in
-processes. Tasks report progress through events, which the parent receives in its own
-thread of control (``on_event``) while the tasks run; results arrive through
-``on_result`` as tasks finish. A worker that dies fails the job; Ctrl-C stops every
-worker before ``KeyboardInterrupt`` reaches the caller.
+processes. A task reports progress through events, which reach ``on_event`` in the
+caller's thread, in the order the task sent them and before its result reaches
+``on_result``.
+
+Stopping is the same for every cause — a cancel token, a task's error, a lost worker,
+Ctrl-C: the shared stop flag is set, every running task raises ``CancelledError`` at its
+next check (between pages and batches, or in any wait), unwinds (an unfinished data
+file never becomes visible) and reports what it had done; a worker that has not
+finished within ``STOP_GRACE_SECONDS`` is killed. Then the first error is raised — the
+task's own, whole and typed, or ``WorkerLostError``, or ``CancelledError`` for a
+cancellation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import queue
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol, TypeVar
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol
 
 from ddbpipe.dynamo.throttle import BucketState
-from ddbpipe.errors import FatalError
-from ddbpipe.transfer.worker import WorkerContext, current_context, init_worker
+from ddbpipe.errors import CancelledError, WorkerLostError
+from ddbpipe.transfer.cancel import POLL_SECONDS, StopFlag
+from ddbpipe.transfer.worker import SharedStopFlag, WorkerContext, worker_main
 
-__all__ = ["Executor", "InlineExecutor", "ProcessExecutor", "make_executor", "pacing_problems"]
+__all__ = [
+    "STOP_GRACE_SECONDS",
+    "Executor",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "make_executor",
+]
 
-T = TypeVar("T")
-R = TypeVar("R")
-_POLL_SECONDS = 0.1
-_STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 0.8
+"""How long stopped workers have to unwind before they are killed."""
+_EXIT_SECONDS = 5.0
+_END = object()
+
+TaskFn = Callable[[Any, WorkerContext], Any]
 
 
 class Executor(Protocol):
-    """Runs ``task_fn(task, context)`` for every task."""
+    """Runs ``task_fn(task, context)`` for every task; see the module doc."""
+
+    @property
+    def workers(self) -> int:
+        """How many tasks run at once."""
+        ...
 
     def run(
         self,
-        task_fn: Callable[[Any, WorkerContext], Any],
+        task_fn: TaskFn,
         tasks: Iterable[Any],
         on_event: Callable[[object], None],
         on_result: Callable[[Any], None],
+        *,
+        cancel: StopFlag | None = None,
     ) -> None: ...
 
 
-class InlineExecutor:
-    """Runs tasks one after another in this process (one worker)."""
+def _label(task: Any) -> str:
+    label = getattr(task, "label", None)
+    return str(label) if label else type(task).__name__
 
-    def __init__(self, bucket_state: BucketState) -> None:
+
+class InlineExecutor:
+    """Runs tasks one after another in the calling thread (one worker).
+
+    ``sleep`` (for tests) replaces the waits of the tasks; by default they wait unless
+    the job is cancelled.
+    """
+
+    workers = 1
+
+    def __init__(
+        self, bucket_state: BucketState, *, sleep: Callable[[float], None] | None = None
+    ) -> None:
         self.bucket_state = bucket_state
+        self.sleep = sleep
 
     def run(
         self,
-        task_fn: Callable[[Any, WorkerContext], Any],
+        task_fn: TaskFn,
         tasks: Iterable[Any],
         on_event: Callable[[object], None],
         on_result: Callable[[Any], None],
+        *,
+        cancel: StopFlag | None = None,
     ) -> None:
-        context = WorkerContext(self.bucket_state, on_event)
+        context = WorkerContext(self.bucket_state, on_event, stop=cancel, sleep=self.sleep)
         for task in tasks:
+            context.check()
             on_result(task_fn(task, context))
 
 
-def _call_in_worker(task_fn: Callable[[Any, WorkerContext], Any], task: Any) -> Any:
-    return task_fn(task, current_context())
+class _Worker:
+    """One worker process and the two pipes to it."""
+
+    def __init__(self, process: Any, tasks: Connection, results: Connection) -> None:
+        self.process = process
+        self.tasks = tasks
+        self.results = results
+        self.task: tuple[int, Any] | None = None  # (number, task) while one runs
 
 
 class ProcessExecutor:
-    """Runs tasks on ``workers`` processes, at most ``2 * workers`` queued at a time."""
+    """Runs tasks on ``workers`` processes, one task per process at a time."""
 
     def __init__(self, bucket_state: BucketState, workers: int, context: Any) -> None:
         self.bucket_state = bucket_state
@@ -74,48 +121,193 @@ class ProcessExecutor:
 
     def run(
         self,
-        task_fn: Callable[[Any, WorkerContext], Any],
+        task_fn: TaskFn,
         tasks: Iterable[Any],
         on_event: Callable[[object], None],
         on_result: Callable[[Any], None],
+        *,
+        cancel: StopFlag | None = None,
     ) -> None:
-        context = self.context
-        events: Any = context.Queue()
-        pool = ProcessPoolExecutor(
-            self.workers,
-            mp_context=context,
-            initializer=init_worker,
-            initargs=(self.bucket_state, events),
-        )
-        pending: set[Future[Any]] = set()
-        todo = iter(tasks)
+        _Run(self, task_fn, on_event, on_result, cancel).run(tasks)
+
+
+class _Run:
+    """One ``ProcessExecutor.run``: the pool, what each worker does, and how it ends."""
+
+    def __init__(
+        self,
+        executor: ProcessExecutor,
+        task_fn: TaskFn,
+        on_event: Callable[[object], None],
+        on_result: Callable[[Any], None],
+        cancel: StopFlag | None,
+    ) -> None:
+        self.executor = executor
+        self.task_fn = task_fn
+        self.on_event = on_event
+        self.on_result = on_result
+        self.cancel = cancel
+        self.stop = SharedStopFlag(executor.context)
+        self.workers: list[_Worker] = []
+        self.error: BaseException | None = None
+        self.stopping = False
+        self.interrupted = False  # a task was stopped before its end
+        self.stop_deadline = 0.0
+
+    def run(self, tasks: Iterable[Any]) -> None:
+        todo = iter(enumerate(tasks))
+        exhausted = False
+        unfinished = True
         try:
+            self._start()
             while True:
-                while len(pending) < 2 * self.workers:
-                    task = next(todo, None)
-                    if task is None:
-                        break
-                    pending.add(pool.submit(_call_in_worker, task_fn, task))
-                if not pending:
+                if not self.stopping and self.cancel is not None and self.cancel.is_set():
+                    self._begin_stop(None)
+                if not self.stopping and not exhausted:
+                    exhausted = self._assign(todo)
+                busy = [w for w in self.workers if w.task is not None]
+                if not busy and (exhausted or self.stopping):
+                    unfinished = not exhausted or self.interrupted
                     break
-                done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
-                _drain(events, on_event)
-                for future in done:
-                    on_result(future.result())
-            _drain(events, on_event)
-        except BrokenProcessPool as exc:
-            # A worker killed while holding a shared lock would leave the others waiting
-            # forever, so they are stopped rather than waited for.
-            _stop(pool)
-            _drain(events, on_event)
-            raise FatalError(f"a worker process died ({exc})") from exc
-        except BaseException:
-            _stop(pool)
-            _drain(events, on_event)
+                if self.stopping and time.monotonic() >= self.stop_deadline:
+                    break
+                self._receive(busy)
+        except BaseException as exc:
+            self._begin_stop(exc)
+            with contextlib.suppress(BaseException):
+                self._drain_until_deadline()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            events.close()
+            self._shut_down()
+        if self.error is not None:
+            raise self.error
+        if unfinished:
+            raise CancelledError("the job was cancelled")
+
+    def _start(self) -> None:
+        context = self.executor.context
+        fork = context.get_start_method() == "fork"
+        for _ in range(self.executor.workers):
+            task_reader, task_writer = context.Pipe(duplex=False)
+            result_reader, result_writer = context.Pipe(duplex=False)
+            inherited = [task_writer, result_reader] if fork else []
+            if fork:
+                inherited += [c for w in self.workers for c in (w.tasks, w.results)]
+            process = context.Process(
+                target=worker_main,
+                args=(
+                    task_reader,
+                    result_writer,
+                    self.executor.bucket_state,
+                    self.stop,
+                    os.getpid(),
+                    inherited,
+                ),
+                daemon=True,
+                name="ddbpipe-worker",
+            )
+            process.start()
+            task_reader.close()
+            result_writer.close()
+            self.workers.append(_Worker(process, task_writer, result_reader))
+
+    def _assign(self, todo: Iterable[tuple[int, Any]]) -> bool:
+        """Give a task to every idle worker; True when there are no tasks left."""
+        iterator = iter(todo)
+        for worker in self.workers:
+            if worker.task is not None:
+                continue
+            if not worker.process.is_alive():
+                code = worker.process.exitcode
+                self._begin_stop(WorkerLostError(f"a worker process died (exit {code})"))
+                return False
+            item: Any = next(iterator, _END)
+            if item is _END:
+                return True
+            worker.task = item
+            try:
+                worker.tasks.send((item[0], self.task_fn, item[1]))
+            except (BrokenPipeError, OSError):
+                self._lost(worker)
+                return False
+        return False
+
+    def _receive(self, busy: list[_Worker]) -> None:
+        waiting: list[Any] = [w.results for w in busy] + [w.process.sentinel for w in busy]
+        for ready in wait(waiting, timeout=POLL_SECONDS):
+            for worker in busy:
+                if ready is worker.results:
+                    self._drain(worker)
+                elif ready == worker.process.sentinel:
+                    self._drain(worker)
+                    if worker.task is not None:
+                        self._lost(worker)
+
+    def _drain(self, worker: _Worker) -> None:
+        """Handle every message the worker has sent so far."""
+        with contextlib.suppress(EOFError, OSError):
+            while worker.results.poll():
+                self._handle(worker, worker.results.recv())
+
+    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "event":
+            self.on_event(message[1])
+            return
+        worker.task = None
+        if kind == "result":
+            self.on_result(message[2])
+            return
+        error: BaseException = message[2]
+        self.interrupted = True
+        if isinstance(error, CancelledError):
+            self._begin_stop(None)  # expected once stopping; a worker stopped by a signal
+        else:
+            self._begin_stop(error)
+
+    def _lost(self, worker: _Worker) -> None:
+        assert worker.task is not None
+        _, task = worker.task
+        worker.task = None
+        self.interrupted = True
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        self._begin_stop(
+            WorkerLostError(f"a worker process died ({how}) while running {_label(task)}")
+        )
+
+    def _begin_stop(self, error: BaseException | None) -> None:
+        if error is not None and self.error is None and not isinstance(error, CancelledError):
+            self.error = error
+        if not self.stopping:
+            self.stopping = True
+            self.stop_deadline = time.monotonic() + STOP_GRACE_SECONDS
+            self.stop.set()
+
+    def _drain_until_deadline(self) -> None:
+        while time.monotonic() < self.stop_deadline:
+            busy = [w for w in self.workers if w.task is not None and w.process.is_alive()]
+            if not busy:
+                return
+            self._receive(busy)
+
+    def _shut_down(self) -> None:
+        """End every worker: politely when idle, by SIGKILL when it did not stop in time."""
+        for worker in self.workers:
+            with contextlib.suppress(OSError):
+                worker.tasks.send(None)
+        deadline = time.monotonic() + (
+            max(0.0, self.stop_deadline - time.monotonic()) if self.stopping else _EXIT_SECONDS
+        )
+        for worker in self.workers:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in self.workers:
+            if worker.process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGKILL)
+                worker.process.join()
+            worker.tasks.close()
+            worker.results.close()
 
 
 def _process_context() -> Any:
@@ -126,50 +318,12 @@ def _process_context() -> Any:
     return multiprocessing.get_context("forkserver")
 
 
-def _drain(events: Any, on_event: Callable[[object], None]) -> None:
-    while True:
-        try:
-            event = events.get_nowait()
-        except queue.Empty:
-            return
-        on_event(event)
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop every worker now: SIGTERM, which unwinds their open uploads."""
-    processes = dict(getattr(pool, "_processes", None) or {})
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes.values():
-        if process.is_alive():
-            process.terminate()
-    deadline = time.monotonic() + _STOP_GRACE_SECONDS
-    for process in processes.values():
-        process.join(timeout=max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
-
-
-def pacing_problems(
-    kind: str, ratio: float, workers: int | None, max_units: float | None
-) -> list[str]:
-    """What is wrong with a job's capacity ratio, worker count and capacity override;
-    ``kind`` is "read" or "write"."""
-    problems = []
-    if not 0 < ratio <= 1.5:
-        problems.append(f"{kind} ratio must be above 0 and at most 1.5, got {ratio}")
-    if workers is not None and workers < 1:
-        problems.append(f"workers must be at least 1, got {workers}")
-    if max_units is not None and max_units <= 0:
-        unit = "RCU" if kind == "read" else "WCU"
-        problems.append(f"max {unit} must be positive, got {max_units}")
-    return problems
-
-
-def make_executor(workers: int, rate: float, burst: float) -> Executor:
+def make_executor(
+    workers: int, rate: float, burst: float, *, sleep: Callable[[float], None] | None = None
+) -> Executor:
     """Inline for one worker, a process pool otherwise; both with a bucket of ``rate``
-    capacity units per second (at most ``burst`` at once) shared by every worker."""
+    capacity units per second (``burst`` at most at once) shared by every worker."""
     if workers <= 1:
-        return InlineExecutor(BucketState(rate, burst))
+        return InlineExecutor(BucketState(rate, burst), sleep=sleep)
     context = _process_context()
     return ProcessExecutor(BucketState(rate, burst, context), workers, context)

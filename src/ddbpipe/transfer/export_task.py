@@ -8,7 +8,6 @@ resumed export starts that segment again.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +53,11 @@ class SegmentTask:
     average_item_bytes: float
     retry: RetryPolicy
     format: str = FORMAT_DATAPIPELINE
+
+    @property
+    def label(self) -> str:
+        """The task in messages."""
+        return f"segment {self.segment} of {self.total_segments} of table {self.table!r}"
 
 
 @dataclass(frozen=True)
@@ -113,35 +117,35 @@ def run_segment(
     items = written = pages = 0
     consumed = 0.0
     what = f"Scan of table {task.table!r} segment {task.segment}"
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # millions of short-lived dicts: the cyclic collector only costs time here
     try:
-        while True:
-            taken = bucket.take(MAX_RCU_PER_PAGE)
-            limit = None if taken >= MAX_RCU_PER_PAGE else max(1, int(taken / rcu_per_item))
-            page: ScanPage = call_with_retries(
-                _scan(client, task, start_key, limit), task.retry, what=what
-            )
-            bucket.settle(taken, page.consumed)
-            if page.items and page.consumed > 0:
-                observed = page.consumed / len(page.items)
-                rcu_per_item += _ITEM_SIZE_SMOOTHING * (observed - rcu_per_item)
-            size = sink.write(page.items)
-            items += len(page.items)
-            written += size
-            consumed += page.consumed
-            pages += 1
-            context.emit(PageRead(task.segment, len(page.items), size, page.consumed))
-            start_key = page.last_key
-            if not start_key:
-                break
-        sink.close()
+        with context.gc_paused():  # millions of short-lived dicts: the collector only costs
+            while True:
+                context.check()
+                taken = bucket.take(min(MAX_RCU_PER_PAGE, bucket.burst))
+                limit = None if taken >= MAX_RCU_PER_PAGE else max(1, int(taken / rcu_per_item))
+                page: ScanPage = call_with_retries(
+                    _scan(client, task, start_key, limit),
+                    task.retry,
+                    what=what,
+                    sleep=context.sleep,
+                )
+                bucket.settle(taken, page.consumed)
+                if page.items and page.consumed > 0:
+                    observed = page.consumed / len(page.items)
+                    rcu_per_item += _ITEM_SIZE_SMOOTHING * (observed - rcu_per_item)
+                size = sink.write(page.items)
+                items += len(page.items)
+                written += size
+                consumed += page.consumed
+                pages += 1
+                context.emit(PageRead(task.segment, len(page.items), size, page.consumed))
+                start_key = page.last_key
+                if not start_key:
+                    break
+            sink.close()
     except BaseException as exc:
         sink.abort(exc)
         raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return SegmentResult(task.segment, items, written, consumed, pages, tuple(sink.parts))
 
 

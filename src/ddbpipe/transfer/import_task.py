@@ -1,50 +1,53 @@
 """One import task: put every item of one data file into the table, or fail loudly.
 
 Records are decoded and checked against DynamoDB's rules and the table's key before
-they join a batch, so a bad item never reaches DynamoDB. A file of an incremental
+they join a batch, so a malformed item never reaches DynamoDB. A file of an incremental
 export holds changes: each puts its new image, or deletes its key when the item has
 none. Batches hold up to 25 requests with distinct keys (for a repeated key the later
-record wins). ``UnprocessedItems`` are sent
-again with backoff until written; when the retry budget runs out the task fails, naming
-how many items are unwritten. Progress events say which line every earlier line is
-written up to, which is where a resumed import starts the file again.
+record wins), and no more capacity than the bucket holds, so that large items go in
+small batches. ``UnprocessedItems`` are sent again with backoff until written; when the
+retry budget runs out the task fails, naming how many items are unwritten.
+
+An item DynamoDB refuses (a ``ValidationException``, such as an index key of the wrong
+type) is found by splitting its batch, and is then treated as a bad line: the import
+fails naming its file and line, or with ``on_error="skip"`` the line is rejected, with
+DynamoDB's reason, and every other item is written.
+
+Progress events say which line every earlier line is written up to, which is where a
+resumed import starts the file again, and how many items DynamoDB acknowledged.
 """
 
 from __future__ import annotations
 
-import gc
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+import orjson
 
 from ddbpipe.backups.reader import BackupFile, FileReader, RecordFormat
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.ops import MAX_BATCH_ITEMS, WriteRequest, write_requests
 from ddbpipe.dynamo.throttle import TokenBucket
-from ddbpipe.errors import (
-    DataError,
-    DdbpipeError,
-    ItemError,
-    RetriableError,
-    RetriesExhaustedError,
-)
+from ddbpipe.errors import DataError, ItemError, ItemRejectedError, RetriableError, ServiceError
 from ddbpipe.formats.lines import LineStats
 from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_key, item_size, key_of
-from ddbpipe.retry import RetryPolicy
+from ddbpipe.retry import Backoff, RetryPolicy
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.worker import WorkerContext
+from ddbpipe.wording import plural
 
-__all__ = ["FileProgress", "FileResult", "FileTask", "LineRejected", "run_file"]
+__all__ = ["FileProgress", "FileResult", "FileTask", "LineRejected", "OnError", "run_file"]
 
 OnError = Literal["fail", "skip"]
 _BYTES_PER_WCU = 1024
 _PROGRESS_EVERY = 20  # batches
+_REJECTED = "ValidationException"
 
 
 @dataclass(frozen=True)
 class FileTask:
-    """Put the items of data file ``key`` (from ``start_line`` on) into ``table``."""
+    """Put the items of data file ``file`` (after line ``start_line``) into ``table``."""
 
     table: str
     file: BackupFile
@@ -59,21 +62,22 @@ class FileTask:
     retry: RetryPolicy
 
     @property
-    def key(self) -> str:
-        """The data file's identity in checkpoints: its URL."""
+    def url(self) -> str:
+        """The data file's URL: its identity in checkpoints, and its name in messages."""
         return self.file.url
 
     @property
-    def url(self) -> str:
-        """The data file's URL, for messages."""
-        return self.file.url
+    def label(self) -> str:
+        """The task in messages."""
+        return f"the import of {self.url} into table {self.table!r}"
 
 
 @dataclass(frozen=True)
 class FileProgress:
-    """Every line of ``key`` up to ``line`` is done; counts are since the last event."""
+    """Every line of ``url`` up to ``line`` is written; ``items`` were acknowledged,
+    ``bytes`` read and ``consumed`` capacity used since the last event."""
 
-    key: str
+    url: str
     line: int
     items: int
     consumed: float
@@ -82,7 +86,7 @@ class FileProgress:
 
 @dataclass(frozen=True)
 class LineRejected:
-    """A line that was skipped (``--on-error skip``), with the reason."""
+    """A line that was skipped (``on_error="skip"``), with the reason."""
 
     url: str
     line: int
@@ -94,7 +98,7 @@ class LineRejected:
 class FileResult:
     """A data file written to its end."""
 
-    key: str
+    url: str
     lines: int
     items_read: int
     written: int
@@ -105,9 +109,19 @@ class FileResult:
     deleted: int = 0
 
 
+@dataclass
+class _Pending:
+    """A request waiting in a batch, with where it came from."""
+
+    request: WriteRequest
+    cost: float
+    line: int
+    record: bytes
+
+
 class _Batches:
-    """Sends requests in batches of 25 distinct keys, paced by the bucket, retried until
-    written."""
+    """Sends requests in batches of distinct keys, paced by the bucket, retried until
+    written; see the module doc."""
 
     def __init__(
         self,
@@ -115,73 +129,106 @@ class _Batches:
         task: FileTask,
         bucket: TokenBucket,
         sleep: Callable[[float], None],
+        reject: Callable[[ItemRejectedError, int, bytes], None],
     ) -> None:
         self.client = client
         self.task = task
         self.bucket = bucket
         self.sleep = sleep
-        self.rng = random.Random()
-        self.pending: dict[tuple[object, ...], tuple[WriteRequest, float]] = {}
+        self.reject = reject
+        self.pending: dict[tuple[object, ...], _Pending] = {}
+        self.pending_cost = 0.0
         self.duplicates = 0
         self.processed = 0
         self.written = 0
         self.deleted = 0
         self.consumed = 0.0
 
-    def add(self, key: tuple[object, ...], request: WriteRequest, size: int) -> bool:
-        """Queue ``request`` for the item with ``key``; return True when a batch was sent."""
-        if key in self.pending:
-            self.duplicates += 1
-            del self.pending[key]  # the later record wins, and goes last
-        # A write costs a WCU per started KB, at least one; ``size`` is never below the item's.
-        self.pending[key] = (request, float(max(1, -(-size // _BYTES_PER_WCU))))
-        if len(self.pending) >= MAX_BATCH_ITEMS:
+    def add(self, key: tuple[object, ...], pending: _Pending) -> bool:
+        """Queue a request for the item with ``key``; return True when a batch was sent."""
+        earlier = self.pending.pop(key, None)
+        if earlier is not None:
+            self.duplicates += 1  # the later record wins, and goes last
+            self.pending_cost -= earlier.cost
+        self.pending[key] = pending
+        self.pending_cost += pending.cost
+        if len(self.pending) >= MAX_BATCH_ITEMS or self.pending_cost >= self.bucket.burst:
             self.flush()
             return True
         return False
 
     def flush(self) -> None:
         """Send every queued request."""
-        requests = [request for request, _ in self.pending.values()]
-        units = {id(request): cost for request, cost in self.pending.values()}
+        batch = list(self.pending.values())
         self.pending.clear()
-        self.processed += len(requests)
-        if requests and self.client is not None:
-            self._write(requests, units)
-            self.written += len(requests)
-            self.deleted += sum(1 for r in requests if "DeleteRequest" in r)
+        self.pending_cost = 0.0
+        self.processed += len(batch)
+        if batch and self.client is not None:
+            self._write(batch)
 
-    def _write(self, items: list[WriteRequest], units: dict[int, float]) -> None:
-        """Send ``items``; ``units`` holds each request's expected WCU, by ``id``."""
+    def _write(self, batch: list[_Pending]) -> None:
+        """Write ``batch``, splitting it to find the items DynamoDB refuses."""
+        try:
+            self._send(batch)
+        except ServiceError as exc:
+            if exc.code != _REJECTED:
+                raise
+            if len(batch) == 1:
+                (one,) = batch
+                error = ItemRejectedError(
+                    f"DynamoDB refused the item: {exc.detail}", source=self.task.url, line=one.line
+                )
+                self.reject(error, one.line, one.record)
+                return
+            middle = len(batch) // 2
+            self._write(batch[:middle])
+            self._write(batch[middle:])
+
+    def _send(self, batch: list[_Pending]) -> None:
+        """Send ``batch`` until every request of it is written."""
         assert self.client is not None
-        retries = 0
+        items = [p.request for p in batch]
+        costs = [p.cost for p in batch]
+        backoff = Backoff(
+            self.task.retry,
+            f"writing {plural(len(items), 'item')} from {self.task.url} "
+            f"to table {self.task.table!r}",
+            sleep=self.sleep,
+        )
         while items:
-            taken = self.bucket.take(sum(units.get(id(item), 1.0) for item in items))
+            taken = self.bucket.take(sum(costs))
             try:
                 result = write_requests(self.client, self.task.table, items)
             except RetriableError as exc:
                 self.bucket.settle(taken, 0.0)
-                retries = self._backoff(retries, len(items), exc)
+                backoff.failed(exc)
                 continue
             self.bucket.settle(taken, result.consumed)
             self.consumed += result.consumed
-            if not result.unprocessed:
+            left = result.unprocessed
+            self.written += len(items) - len(left)
+            self.deleted += _deletes(items) - _deletes(left)
+            if not left:
                 return
-            progress = len(result.unprocessed) < len(items)
-            items = result.unprocessed
-            retries = 0 if progress else self._backoff(retries, len(items), None)
-            if progress:
-                self.sleep(self.task.retry.delay(0, self.rng))
+            if len(left) < len(items):
+                backoff.succeeded()
+                backoff.pause()
+            else:
+                backoff.failed(
+                    f"DynamoDB left {plural(len(left), 'item')} from {self.task.url} unprocessed "
+                    f"in table {self.task.table!r}"
+                )
+            # DynamoDB returns the requests it left unprocessed: send those again.
+            items, costs = left, [_cost(r) for r in left]
 
-    def _backoff(self, retries: int, unwritten: int, error: Exception | None) -> int:
-        if retries + 1 >= self.task.retry.max_attempts:
-            why = f": {error}" if error else " (DynamoDB kept returning them unprocessed)"
-            raise RetriesExhaustedError(
-                f"{unwritten} item(s) from {self.task.url} could not be written to table "
-                f"{self.task.table!r} after {self.task.retry.max_attempts} attempts{why}"
-            )
-        self.sleep(self.task.retry.delay(retries, self.rng))
-        return retries + 1
+
+def _deletes(requests: list[WriteRequest]) -> int:
+    return sum(1 for r in requests if "DeleteRequest" in r)
+
+
+def _cost(request: WriteRequest) -> float:
+    """The WCU a request returned unprocessed will use, estimated from its size."""
+    return float(max(1, -(-len(orjson.dumps(request)) // _BYTES_PER_WCU)))
 
 
 _Request = tuple[tuple[object, ...], WriteRequest, int]
@@ -224,85 +271,84 @@ def _apply_change(reader: FileReader, record: bytes, number: int, schema: KeySch
         raise exc.located(reader.url, number) from None
 
 
+class _Reporter:
+    """Progress events of one file: what was acknowledged, read and used since the last."""
+
+    def __init__(self, task: FileTask, context: WorkerContext, batches: _Batches) -> None:
+        self.task = task
+        self.context = context
+        self.batches = batches
+        self.stats = LineStats()
+        self.items = 0
+        self.bytes = 0
+        self.consumed = 0.0
+
+    def report(self, line: int) -> None:
+        batches = self.batches
+        self.context.emit(
+            FileProgress(
+                self.task.url,
+                line,
+                batches.written - self.items,
+                batches.consumed - self.consumed,
+                self.stats.bytes - self.bytes,
+            )
+        )
+        self.items, self.consumed, self.bytes = batches.written, batches.consumed, self.stats.bytes
+
+
 def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     """Write every item of the task's file; see the module doc."""
     client = None if task.dry_run else context.dynamo_client(task.dynamo)
     store = context.store(task.folder_url, task.store)
-    batches = _Batches(client, task, context.bucket, context.sleep)
-    stats = LineStats()
-    read = skipped = sent = 0
-    reported_items = reported_bytes = 0
-    reported_consumed = 0.0
+    skipped = 0
+
+    def reject(error: DataError, number: int, record: bytes) -> None:
+        nonlocal skipped
+        if task.on_error == "fail":
+            raise error
+        skipped += 1
+        context.emit(LineRejected(task.url, number, error.reason, record.decode(errors="replace")))
+
+    batches = _Batches(client, task, context.bucket, context.sleep, reject)
+    reporter = _Reporter(task, context, batches)
+    read = sent = 0
     last = written_through = task.start_line
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     schema = task.schema
     request_of = _apply_change if task.format.changes else _put
     try:
-        reader = FileReader(store, task.file, task.format, stats)
-        for number, line in reader:
-            if number <= task.start_line:
-                continue
-            last = number
-            try:
-                key, request, size = request_of(reader, line, number, schema)
-            except DataError as exc:
-                if task.on_error == "fail":
-                    raise
-                skipped += 1
-                context.emit(
-                    LineRejected(task.url, number, exc.reason, line.decode(errors="replace"))
-                )
-                continue
-            read += 1
-            if batches.add(key, request, size):
-                written_through = number
-                sent += 1
-                if sent % _PROGRESS_EVERY == 0:
-                    context.emit(
-                        FileProgress(
-                            task.key,
-                            number,
-                            batches.processed - reported_items,
-                            batches.consumed - reported_consumed,
-                            stats.bytes - reported_bytes,
-                        )
-                    )
-                    reported_items, reported_consumed = batches.processed, batches.consumed
-                    reported_bytes = stats.bytes
-        batches.flush()
-    except DdbpipeError:
-        # Say how far the file is written, so that a resume starts there.
-        context.emit(
-            FileProgress(
-                task.key,
-                written_through,
-                batches.processed - reported_items,
-                batches.consumed - reported_consumed,
-                stats.bytes - reported_bytes,
-            )
-        )
+        with context.gc_paused():
+            reader = FileReader(store, task.file, task.format, reporter.stats)
+            for number, record in reader:
+                if number <= task.start_line:
+                    continue
+                last = number
+                try:
+                    key, request, size = request_of(reader, record, number, schema)
+                except DataError as exc:
+                    reject(exc, number, record)
+                    continue
+                read += 1
+                cost = float(max(1, -(-size // _BYTES_PER_WCU)))  # a WCU per started KB
+                if batches.add(key, _Pending(request, cost, number, record)):
+                    written_through = number
+                    sent += 1
+                    context.check()
+                    if sent % _PROGRESS_EVERY == 0:
+                        reporter.report(number)
+            batches.flush()
+    except BaseException:
+        reporter.report(written_through)  # how far the file is written: a resume starts there
         raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    context.emit(
-        FileProgress(
-            task.key,
-            last,
-            batches.processed - reported_items,
-            batches.consumed - reported_consumed,
-            stats.bytes - reported_bytes,
-        )
-    )
+    reporter.report(last)
     return FileResult(
-        key=task.key,
+        url=task.url,
         lines=last,
         items_read=read,
         written=batches.written,
         skipped=skipped,
         duplicates=batches.duplicates,
-        blank_lines=stats.blank_lines,
+        blank_lines=reporter.stats.blank_lines,
         consumed=batches.consumed,
         deleted=batches.deleted,
     )

@@ -6,14 +6,17 @@ native export followed by its incremental exports is applied in order, each expo
 finished before the next starts. The table must exist (or be created from the backup's
 ``_table.json`` with ``create_table``) and have the backup's key schema, which is
 checked before anything is written.
+
+With a state folder, progress is checkpointed there (per data file: the line every
+earlier line is written up to), so that a stopped import resumes where it stopped. With
+``on_error="skip"``, bad lines — and items DynamoDB refuses — go to the rejects file,
+each line once, however often the import is resumed.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,19 +29,23 @@ from ddbpipe.backups.reader import BackupFile, RecordFormat
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.table import TableInfo, create_table_like, describe_table, table_info
 from ddbpipe.errors import (
+    CancelledError,
     ConfigError,
     DataError,
     DdbpipeError,
     KeySchemaMismatchError,
-    NotFoundError,
     PausedError,
+    ResumePoint,
     TableNotFoundError,
 )
 from ddbpipe.formats.detect import FORMAT_CSV
 from ddbpipe.items import KeySchema, check_key
-from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retries
+from ddbpipe.sessions import AnySession
 from ddbpipe.stores import StoreConfig
-from ddbpipe.transfer.executor import make_executor, pacing_problems
+from ddbpipe.transfer.cancel import StopFlag
+from ddbpipe.transfer.checkpoints import ImportCheckpoint, import_checkpoint_path
+from ddbpipe.transfer.executor import make_executor
 from ddbpipe.transfer.import_task import (
     FileProgress,
     FileResult,
@@ -47,12 +54,13 @@ from ddbpipe.transfer.import_task import (
     OnError,
     run_file,
 )
+from ddbpipe.transfer.options import bind_session, default_workers, pacing_problems
+from ddbpipe.transfer.progress import JobRun, ProgressCallback
 
 __all__ = [
     "DEFAULT_ON_DEMAND_WCU",
     "DEFAULT_WRITE_RATIO",
     "ImportConfig",
-    "ImportProgress",
     "ImportResult",
     "import_table",
 ]
@@ -61,53 +69,69 @@ DEFAULT_WRITE_RATIO = 0.25
 # For on-demand tables without MaxWriteRequestUnits: a new on-demand table takes about
 # 4,000 WCU at once; 3,500 leaves room for the table's own traffic.
 DEFAULT_ON_DEMAND_WCU = 3_500.0
-_CHECKPOINT_INTERVAL = 1.0
 _SCHEMA_SAMPLE = 10
+_MIN_BURST = 25.0
 
 
 @dataclass(frozen=True)
 class ImportConfig:
-    """How to import: capacity share, parallelism, bad-input policy, where things live."""
+    """How to import: capacity share, parallelism, bad-input policy, where things live.
 
-    write_ratio: float = DEFAULT_WRITE_RATIO
+    ``state_dir`` is where the checkpoint of the import is kept (none without it);
+    ``resume`` goes on from the checkpoint of an earlier run of the same import.
+    """
+
+    write_ratio: float | None = None
     workers: int | None = None
     max_wcu: float | None = None
     create_table: bool = False
     on_error: OnError = "fail"
     rejects_path: str | None = None
     dry_run: bool = False
-    checkpoint_path: str | None = None
+    state_dir: str | None = None
     resume: bool = False
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
-    source: StoreConfig = field(default_factory=StoreConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     plain: PlainFiles = field(default_factory=PlainFiles)
 
     def check(self) -> None:
-        """Raise ``ConfigError`` listing every invalid setting."""
+        """Raise ``ConfigError`` listing every invalid setting, before anything is
+        written: including a rejects file or state folder that cannot be written."""
         problems = pacing_problems("write", self.write_ratio, self.workers, self.max_wcu)
-        problems.extend(self.plain.problems())
+        problems += self.plain.problems() + self.dynamo.problems() + self.store.problems()
         if self.on_error not in ("fail", "skip"):
             problems.append(f"on-error must be fail or skip, got {self.on_error!r}")
-        if self.rejects_path and self.on_error != "skip":
-            problems.append("a rejects file needs --on-error skip")
-        if self.resume and not self.checkpoint_path:
-            problems.append("resuming needs a checkpoint path")
+        if self.rejects_path:
+            if self.on_error != "skip":
+                problems.append("a rejects file needs on-error skip")
+            problems += _writable_file_problems("rejects file", Path(self.rejects_path))
+        if self.resume and not self.state_dir:
+            problems.append("resuming needs the state folder that holds the checkpoint")
+        if self.state_dir and not self.dry_run:
+            problems += _writable_folder_problems(Path(self.state_dir))
         if problems:
             raise ConfigError(problems)
 
 
-@dataclass(frozen=True)
-class ImportProgress:
-    """Where an import is."""
+def _writable_file_problems(what: str, path: Path) -> list[str]:
+    folder = path.parent
+    if path.is_dir():
+        return [f"{what} {path} is a folder"]
+    if not folder.is_dir():
+        return [f"the folder of the {what} {path} does not exist"]
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return [f"{what} {path} cannot be written"]
+    return []
 
-    table: str
-    items: int
-    skipped: int
-    consumed: float
-    elapsed: float
-    bytes: int
-    expected_bytes: int
+
+def _writable_folder_problems(state: Path) -> list[str]:
+    folder = state
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists is where it would be made
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        return [f"the state folder {state} cannot be written (checkpoints are kept there)"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -132,32 +156,19 @@ class ImportResult:
     left_out: tuple[str, ...] = ()
 
 
-ProgressCallback = Callable[[ImportProgress], None]
-
-
 def write_capacity(info: TableInfo, config: ImportConfig) -> float:
     """The WCU per second the import may use: the write ratio of the table's capacity."""
     capacity = config.max_wcu or info.capacity("Write", DEFAULT_ON_DEMAND_WCU)
-    return max(config.write_ratio * capacity, 1.0)
-
-
-def _sidecar(backup: Backup) -> dict[str, Any] | None:
-    if TABLE_SIDECAR_NAME not in backup.other:
-        return None
-    source = backup.store.url_for(TABLE_SIDECAR_NAME)
-    try:
-        table: dict[str, Any] = orjson.loads(backup.store.read_bytes(TABLE_SIDECAR_NAME))["table"]
-        table_info({**table, "TableName": table.get("TableName", "?")})
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise DataError(f"table description is damaged ({exc!r})", source=source) from None
-    return table
+    return max((config.write_ratio or DEFAULT_WRITE_RATIO) * capacity, 1.0)
 
 
 def _target_table(
     client: DynamoClient, table: str, sidecar: dict[str, Any] | None, config: ImportConfig
 ) -> TableInfo:
     try:
-        return describe_table(client, table)
+        return call_with_retries(
+            lambda: describe_table(client, table), config.retry, what=f"DescribeTable of {table!r}"
+        )
     except TableNotFoundError:
         if not config.create_table:
             raise
@@ -226,96 +237,89 @@ def _record_format(backup: Backup, info: TableInfo) -> RecordFormat:
     return backup.record_format(typed, tuple(a.name for a in info.key_schema.attributes))
 
 
-@dataclass
-class _ImportCheckpoint:
-    """Files finished and the line reached in the others, kept in a local JSON file."""
+class _Rejects:
+    """The rejects file: one JSON line per skipped line, never the same line twice."""
 
-    path: Path
-    source: str
-    table: str
-    files: dict[str, int] = field(default_factory=dict)  # key -> line reached; -1: done
+    def __init__(self, path: str, resume: bool) -> None:
+        self.path = Path(path)
+        self.seen: set[tuple[str, int]] = set()
+        if resume and self.path.exists():
+            for line in self.path.read_bytes().splitlines():
+                try:
+                    record = orjson.loads(line)
+                    self.seen.add((record["file"], int(record["line"])))
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a line cut short by a crash: it will be written again
+        self.file: IO[bytes] = self.path.open("ab")
 
-    def save(self) -> None:
-        data = orjson.dumps({"source": self.source, "table": self.table, "files": self.files})
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_bytes(data)
-        os.replace(temp, self.path)
+    def write(self, event: LineRejected) -> None:
+        where = (event.url, event.line)
+        if where in self.seen:
+            return
+        self.seen.add(where)
+        record = {"file": event.url, "line": event.line, "reason": event.reason, "text": event.text}
+        self.file.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
 
-    @classmethod
-    def load(cls, path: Path, source: str, table: str) -> _ImportCheckpoint:
-        try:
-            raw = orjson.loads(path.read_bytes())
-        except FileNotFoundError:
-            raise NotFoundError(
-                f"no interrupted import of {source} into {table!r} to resume ({path} is missing)"
-            ) from None
-        except orjson.JSONDecodeError as exc:
-            raise DataError(f"import checkpoint is damaged ({exc})", source=str(path)) from None
-        if raw.get("source") != source or raw.get("table") != table:
-            raise ConfigError(
-                f"{path} belongs to the import of {raw.get('source')} into {raw.get('table')!r}"
-            )
-        return cls(path, source, table, {k: int(v) for k, v in raw["files"].items()})
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
-@dataclass
-class _Run:
-    table: str
-    checkpoint: _ImportCheckpoint | None
-    rejects: IO[bytes] | None
-    started: float
-    expected_bytes: int
-    on_progress: ProgressCallback | None
-    items: int = 0
-    skipped: int = 0
-    consumed: float = 0.0
-    bytes: int = 0
-    saved_at: float = 0.0
-    results: list[FileResult] = field(default_factory=list)
+class _ImportRun(JobRun):
+    """The parent's view of one import while its tasks run."""
+
+    def __init__(
+        self,
+        table: str,
+        checkpoint: ImportCheckpoint | None,
+        rejects: _Rejects | None,
+        expected_bytes: int,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        super().__init__(
+            "import",
+            table,
+            on_progress=on_progress,
+            save_checkpoint=self._save if checkpoint is not None else None,
+            expected_bytes=expected_bytes,
+        )
+        self.checkpoint = checkpoint
+        self.rejects = rejects
+        self.results: list[FileResult] = []
+        if checkpoint is not None:
+            self.done = self.items = checkpoint.written
+
+    def _save(self) -> None:
+        if self.rejects is not None:
+            self.rejects.flush()  # a line the checkpoint has passed is in the file first
+        assert self.checkpoint is not None
+        self.checkpoint.save()
 
     def on_event(self, event: object) -> None:
         if isinstance(event, FileProgress):
             self.items += event.items
+            self.done += event.items
             self.consumed += event.consumed
             self.bytes += event.bytes
-            if self.checkpoint is not None and self.checkpoint.files.get(event.key) != -1:
-                self.checkpoint.files[event.key] = event.line
-                self.save(force=False)
+            if self.checkpoint is not None:
+                state = self.checkpoint.file(event.url)
+                state.written += event.items
+                if not state.done:
+                    state.line = max(state.line, event.line)
+                self.save()
         elif isinstance(event, LineRejected):
             self.skipped += 1
             if self.rejects is not None:
-                record = {
-                    "file": event.url,
-                    "line": event.line,
-                    "reason": event.reason,
-                    "text": event.text,
-                }
-                self.rejects.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-        if self.on_progress is not None:
-            self.on_progress(
-                ImportProgress(
-                    self.table,
-                    self.items,
-                    self.skipped,
-                    self.consumed,
-                    time.monotonic() - self.started,
-                    self.bytes,
-                    self.expected_bytes,
-                )
-            )
+                self.rejects.write(event)
+        self.report()
 
     def on_result(self, result: FileResult) -> None:
         self.results.append(result)
         if self.checkpoint is not None:
-            self.checkpoint.files[result.key] = -1
-            self.save(force=False)
-
-    def save(self, force: bool) -> None:
-        now = time.monotonic()
-        if self.checkpoint is not None and (force or now - self.saved_at >= _CHECKPOINT_INTERVAL):
-            self.checkpoint.save()
-            self.saved_at = now
+            self.checkpoint.file(result.url).done = True
+            self.save()
 
 
 def import_table(
@@ -323,77 +327,92 @@ def import_table(
     table: str,
     config: ImportConfig | None = None,
     *,
+    session: AnySession | None = None,
+    cancel: StopFlag | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Put every item of the backup at ``source`` into ``table``; see the module doc."""
-    config = config or ImportConfig()
+    """Put every item of the backup at ``source`` into ``table``; see the module doc.
+
+    ``session`` (boto3 or botocore) gives the credentials and default region of both
+    DynamoDB and S3; ``cancel`` stops the import, which then raises ``PausedError``.
+    """
+    config = bind_session(config or ImportConfig(), session)
     config.check()
-    chain = open_chain(source, config.source, plain=config.plain)
+    _check_rejects_outside(config, source)
+    chain = open_chain(source, config.store, session=session, plain=config.plain)
     for backup in chain.backups:
         require_complete(backup)
-    client = DynamoClient.from_config(config.dynamo)
+    client = DynamoClient.from_config(config.dynamo, session)
     first = chain.backups[0]
-    sidecar = _sidecar(first)
+    sidecar = first.table_description()
     info = _target_table(client, table, sidecar, config)
     _check_schema(info, sidecar, first, _record_format(first, info))
     checkpoint = _open_checkpoint(config, chain.url, table)
     rate = write_capacity(info, config)
-    rejects = open(config.rejects_path, "ab") if config.rejects_path else None  # noqa: SIM115
-    run = _Run(table, checkpoint, rejects, time.monotonic(), chain.size, on_progress)
+    rejects = _Rejects(config.rejects_path, config.resume) if config.rejects_path else None
+    run = _ImportRun(table, checkpoint, rejects, chain.size, on_progress)
     workers = 1
-    resume = f"resume with: ddbpipe import --resume {chain.url} {table}"
+    resume = ResumePoint("import", chain.url, table)
     try:
         for backup in chain.backups:
-            workers = max(workers, _import_backup(backup, info, checkpoint, config, rate, run))
-    except KeyboardInterrupt:
+            workers = max(workers, _import_backup(backup, info, config, rate, run, cancel))
+    except (CancelledError, KeyboardInterrupt):
         run.save(force=True)
         raise PausedError(
-            f"import of {chain.url} into {table!r} interrupted after {run.items:,} items",
-            resume_hint=resume,
+            f"import of {chain.url} into {table!r} stopped after {run.done:,} items were written",
+            resume=replace(resume, done=run.done),
         ) from None
-    except DdbpipeError as exc:
+    except BaseException as exc:
         run.save(force=True)
-        if checkpoint is not None:
-            exc.hint = (
-                f"{run.items:,} items were written before this; once the cause is fixed, {resume}"
-            )
+        if isinstance(exc, DdbpipeError) and checkpoint is not None:
+            exc.resume = replace(resume, done=run.done)
         raise
     finally:
         if rejects is not None:
             rejects.close()
-    if checkpoint is not None and not config.dry_run:
-        checkpoint.path.unlink(missing_ok=True)
+    if checkpoint is not None:
+        checkpoint.discard()
     return _result(run, chain, table, config, workers, rate)
+
+
+def _check_rejects_outside(config: ImportConfig, source: str) -> None:
+    """A rejects file inside a local source folder would be read back as data."""
+    if not config.rejects_path or "://" in source:
+        return
+    rejects = Path(config.rejects_path).resolve()
+    root = Path(source).resolve()
+    if rejects == root or (root.is_dir() and root in rejects.parents):
+        raise ConfigError(f"rejects file {rejects} lies inside the source {root}; put it elsewhere")
 
 
 def _import_backup(
     backup: Backup,
     info: TableInfo,
-    checkpoint: _ImportCheckpoint | None,
     config: ImportConfig,
     rate: float,
-    run: _Run,
+    run: _ImportRun,
+    cancel: StopFlag | None,
 ) -> int:
     """Write every file of one backup not done yet; return the workers used."""
     format = _record_format(backup, info)
-    files = [f for f in backup.files if checkpoint is None or checkpoint.files.get(f.url) != -1]
-    workers = min(config.workers or min(os.cpu_count() or 1, 8), max(len(files), 1))
+    checkpoint = run.checkpoint
+    files = [f for f in backup.files if checkpoint is None or not checkpoint.file(f.url).done]
+    workers = min(config.workers or default_workers(), max(len(files), 1))
     tasks = [
-        _task(f, run.table, info.key_schema, backup, format, checkpoint, config) for f in files
+        _task(f, info.name, info.key_schema, backup, format, checkpoint, config) for f in files
     ]
-    make_executor(workers, rate, burst=max(rate, 25.0)).run(
-        run_file, tasks, run.on_event, run.on_result
-    )
+    executor = make_executor(workers, rate, burst=max(rate, _MIN_BURST))
+    executor.run(run_file, tasks, run.on_event, run.on_result, cancel=cancel)
     return workers
 
 
-def _open_checkpoint(config: ImportConfig, source: str, table: str) -> _ImportCheckpoint | None:
-    if config.checkpoint_path is None or config.dry_run:
+def _open_checkpoint(config: ImportConfig, source: str, table: str) -> ImportCheckpoint | None:
+    if config.state_dir is None or config.dry_run:
         return None
-    path = Path(config.checkpoint_path)
+    path = import_checkpoint_path(config.state_dir, source, table)
     if config.resume:
-        return _ImportCheckpoint.load(path, source, table)
-    return _ImportCheckpoint(path, source, table)
+        return ImportCheckpoint.load(path, source, table)
+    return ImportCheckpoint(path, source, table)
 
 
 def _task(
@@ -402,18 +421,18 @@ def _task(
     schema: KeySchema,
     backup: Backup,
     format: RecordFormat,
-    checkpoint: _ImportCheckpoint | None,
+    checkpoint: ImportCheckpoint | None,
     config: ImportConfig,
 ) -> FileTask:
-    start = checkpoint.files.get(file.url, 0) if checkpoint is not None else 0
+    start = checkpoint.file(file.url).line if checkpoint is not None else 0
     return FileTask(
         table=table,
         file=file,
         format=format,
-        start_line=max(start, 0),
+        start_line=start,
         schema=schema,
         folder_url=backup.url,
-        store=config.source,
+        store=config.store,
         dynamo=config.dynamo,
         on_error=config.on_error,
         dry_run=config.dry_run,
@@ -422,7 +441,12 @@ def _task(
 
 
 def _result(
-    run: _Run, chain: BackupChain, table: str, config: ImportConfig, workers: int, rate: float
+    run: _ImportRun,
+    chain: BackupChain,
+    table: str,
+    config: ImportConfig,
+    workers: int,
+    rate: float,
 ) -> ImportResult:
     results = run.results
     return ImportResult(
@@ -435,7 +459,7 @@ def _result(
         duplicates=sum(r.duplicates for r in results),
         blank_lines=sum(r.blank_lines for r in results),
         consumed_capacity=sum(r.consumed for r in results),
-        duration=time.monotonic() - run.started,
+        duration=run.elapsed,
         workers=workers,
         write_rate=rate,
         dry_run=config.dry_run,

@@ -1,4 +1,10 @@
-"""Count and check what a backup holds, file by file."""
+"""Count and check what a backup holds, file by file.
+
+Verifying parses every line, and finds what an import would refuse that can be known
+without a table: items over DynamoDB's 400 KB, and — with the backup's ``_table.json`` —
+key attributes missing or of the wrong type, and index key attributes of the wrong type
+or empty.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ddbpipe.backups.opener import Backup
-from ddbpipe.backups.reader import BackupFile
-from ddbpipe.errors import DataError, DdbpipeError
+from ddbpipe.backups.reader import BackupFile, FileReader
+from ddbpipe.dynamo.table import table_info
+from ddbpipe.errors import DataError, DdbpipeError, ItemError
 from ddbpipe.formats.lines import LineStats
+from ddbpipe.items import MAX_ITEM_SIZE, Item, KeySchema, check_index_keys, check_key, item_size
+from ddbpipe.wording import plural
 
 __all__ = ["MAX_PROBLEMS_PER_FILE", "BackupReport", "FileReport", "inspect_backup"]
 
@@ -56,8 +65,9 @@ def inspect_backup(
     run shows every damaged file.
     """
     reports: list[FileReport] = []
+    checks = _ItemChecks.of(backup) if verify else None
     for file in backup.files:
-        report = _inspect_file(backup, file, verify)
+        report = _inspect_file(backup, file, checks)
         reports.append(report)
         if on_file is not None:
             on_file(report)
@@ -70,22 +80,44 @@ def inspect_backup(
     )
 
 
-def _inspect_file(backup: Backup, file: BackupFile, verify: bool) -> FileReport:
+@dataclass(frozen=True)
+class _ItemChecks:
+    """What DynamoDB would refuse in an item, as far as the backup says of its table."""
+
+    schema: KeySchema | None
+    index_types: dict[str, str]
+
+    @classmethod
+    def of(cls, backup: Backup) -> _ItemChecks:
+        description = backup.table_description()
+        if description is None:
+            return cls(None, {})
+        info = table_info({**description, "TableName": description.get("TableName", "?")})
+        return cls(info.key_schema, info.index_key_types())
+
+    def check(self, item: Item, record: bytes) -> None:
+        if len(record) > MAX_ITEM_SIZE and (size := item_size(item)) > MAX_ITEM_SIZE:
+            raise ItemError(f"item is {size} bytes; DynamoDB's limit is {MAX_ITEM_SIZE}")
+        if self.schema is not None:
+            check_key(item, self.schema)
+        check_index_keys(item, self.index_types)
+
+
+def _inspect_file(backup: Backup, file: BackupFile, checks: _ItemChecks | None) -> FileReport:
     report = FileReport(file)
     stats = LineStats()
     try:
         reader = backup.reader(file, stats)
-        decode = reader.change if backup.changes else reader.item
         for number, line in reader:
             report.items += 1
-            if not verify:
+            if checks is None:
                 continue
             try:
-                decode(line, number)
+                _verify(reader, line, number, checks, backup.changes)
             except DataError as exc:
                 report.items -= 1
                 if len(report.problems) < MAX_PROBLEMS_PER_FILE:
-                    report.problems.append(str(exc))
+                    report.problems.append(str(exc.located(file.url, number)))
                 else:
                     report.more_problems += 1
     except DataError as exc:
@@ -93,10 +125,23 @@ def _inspect_file(backup: Backup, file: BackupFile, verify: bool) -> FileReport:
     except DdbpipeError as exc:
         report.problems.append(f"{file.url}: cannot be read: {exc}")
     report.blank_lines = stats.blank_lines
-    if verify and stats.blank_lines:
+    if checks is not None and stats.blank_lines:
         shown = ", ".join(str(n) for n in stats.blank_line_numbers[:5])
         report.problems.append(
-            f"{file.url}: {stats.blank_lines} blank line(s) (line {shown}); Data Pipeline's "
-            "importer fails on blank lines, ddbpipe skips them"
+            f"{file.url}: {plural(stats.blank_lines, 'blank line')} (line {shown}); Data "
+            "Pipeline's importer fails on blank lines, ddbpipe skips them"
         )
     return report
+
+
+def _verify(
+    reader: FileReader, record: bytes, number: int, checks: _ItemChecks, changes: bool
+) -> None:
+    if not changes:
+        checks.check(reader.item(record, number), record)
+        return
+    change = reader.change(record, number)
+    if checks.schema is not None:
+        check_key(change.keys, checks.schema)
+    if change.new_image is not None:
+        checks.check(change.new_image, record)

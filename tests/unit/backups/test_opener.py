@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ddbpipe.backups.opener import open_backup, require_complete
-from ddbpipe.errors import DataError, NotABackupError, NotFoundError
+from ddbpipe.errors import DataError, InterruptedExportError, NotABackupError, NotFoundError
 from ddbpipe.formats.datapipeline import encode_manifest
 from ddbpipe.formats.ddbjson import encode_item as encode_ddbjson
 from ddbpipe.stores.local import LocalStore
@@ -191,7 +191,9 @@ def test_native_export_data_folder_reads_as_plain_files(tmp_path: Path) -> None:
 def test_native_markers_without_a_summary_are_refused(tmp_path: Path) -> None:
     (tmp_path / "_started").write_bytes(b"")
     (tmp_path / "data").mkdir()
-    with pytest.raises(NotABackupError, match=r"native export \(_started\).*point at"):
+    with pytest.raises(
+        InterruptedExportError, match=r"native export that did not finish \(it has _started"
+    ):
         open_backup(LocalStore(tmp_path))
 
 

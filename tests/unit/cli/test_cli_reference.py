@@ -1,4 +1,5 @@
-"""docs/cli.md is the text of every command's --help; this test keeps it current.
+"""docs/cli.md is the text of every command's --help, the exit codes and the JSON output;
+this test keeps it current.
 
 After changing an option, regenerate it with:
     .venv/bin/python -m tests.unit.cli.test_cli_reference
@@ -11,8 +12,57 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
+from ddbpipe.cli.errors import EXIT_MEANINGS
 
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
+
+JSON_SCHEMA = """\
+With `--json`, `export`, `import`, `inspect` and `convert` print exactly one JSON object on
+stdout, and every line for people (progress, results, errors) on stderr:
+
+```text
+{
+  "command":   "export" | "import" | "inspect" | "convert",
+  "ok":        true | false,
+  "exit_code": the process's exit code,
+  "results":   [ one object per table exported, import, backup inspected or conversion ],
+  "error":     null | {
+    "type":           the error's class, e.g. "TableNotFoundError",
+    "code":           the exit code,
+    "message":        the one-line message,
+    "resume_command": the command that resumes the job, or null,
+    "items_done":     items durably done before the stop, or null,
+    "tables":         [ {"table", "status": "finished" | "failed" | "not started",
+                         "folder", "reason"} ],
+    "discarded":      the folder whose partial content was removed, or null
+  }
+}
+```
+
+A result holds: for `export`, `table`, `folder`, `files` (URLs), `items`, `bytes`,
+`consumed_capacity` (RCU), `duration` (seconds), `segments`, `workers`, `read_rate`; for
+`import`, `table`, `source`, `files`, `items_read`, `written`, `skipped`, `duplicates`,
+`blank_lines`, `deleted`, `consumed_capacity` (WCU), `duration`, `workers`, `write_rate`,
+`dry_run`, `exports`, `left_out`; for `inspect`, `folder`, `format`, `items`, `bytes`,
+`files` (each with `key`, `url`, `bytes`, `items`, `problems`), `problems`, `warnings`;
+for `convert`, `source`, `folder`, `format`, `files`, `items`, `duration`.
+"""
+
+
+def _exit_codes() -> str:
+    rows = [f"| {code} | {meaning} |" for code, meaning in sorted(EXIT_MEANINGS.items())]
+    return "\n".join(
+        [
+            "## Exit codes\n",
+            "| code | meaning |",
+            "| --- | --- |",
+            "| 0 | done |",
+            *rows,
+            "",
+            "A job stopped by a signal exits with 128 + the signal's number; its checkpoint is",
+            "saved and the command that resumes it is printed.\n",
+        ]
+    )
 
 
 def render() -> str:
@@ -27,6 +77,7 @@ def render() -> str:
         result = CliRunner().invoke(cli, [*args, "--help"], prog_name="ddbpipe", terminal_width=100)
         text = result.output
         parts.append(f"## {title}\n\n```text\n{text.rstrip()}\n```\n")
+    parts += [_exit_codes(), "## JSON output\n", JSON_SCHEMA]
     return "\n".join(parts)
 
 

@@ -33,7 +33,7 @@ def test_inspect_reports_files_and_counts() -> None:
     code, out, _ = run("inspect", str(V1_EXPORT))
     assert code == 0
     assert "version 3, 2 entries" in out
-    assert "2 data file(s), 5 items" in out
+    assert "2 data files, 5 items" in out
     assert "5d0b2e6c-1f0c-4e8a-9c1e-3b1c7d2f9a10" in out
 
 
@@ -68,7 +68,7 @@ def test_verify_reports_missing_listed_files_and_blank_lines(tmp_path: Path) -> 
     code, out, _ = run("inspect", "--verify", str(tmp_path / "run"))
     assert code == 4
     assert "manifest lists '5d0b2e6c-1f0c-4e8a-9c1e-3b1c7d2f9a10'" in out
-    assert "1 blank line(s) (line 3)" in out
+    assert "1 blank line (line 3)" in out
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_verify_native_export_and_name_a_damaged_file(tmp_path: Path) -> None:
     code, out, _ = run("inspect", "--verify", str(tmp_path))
     assert code == 0, out
     assert "DynamoDB native export (DYNAMODB_JSON)" in out
-    assert "1 data file(s), 4 items" in out
+    assert "1 data file, 4 items" in out
     [data] = list((folder / "data").iterdir())
     data.write_bytes(gzip.compress(b'{"Item":{"pk":{"S":"other"}}}\n'))
     code, out, _ = run("inspect", "--verify", str(folder))
