@@ -2,14 +2,14 @@
 
 Local DynamoDB and S3 servers never throttle, fail or cut a download short. ``FaultProxy``
 sits in front of one (moto server, dynalite, ``rclone serve s3``) on a free 127.0.0.1 port
-and forwards each request byte for byte, headers included, so that signatures still check.
-It tells the two protocols apart: DynamoDB's JSON 1.0 by the ``X-Amz-Target`` header, S3's
-REST operations by method, path-style URL and query string (``aws_wire``). Into the requests
-its rules pick (``fault_rules``) it injects faults, each written in the service's own format:
-throttling (DynamoDB ProvisionedThroughputExceededException, S3 503 SlowDown), errors with
-any status and code (DynamoDB JSON, S3 XML), a dropped connection before or after
-forwarding, a response body cut short, or part of a BatchWriteItem returned as
-``UnprocessedItems``.
+and forwards each request byte for byte, headers included, so that signatures still check
+(``proxy_upstream``). It tells the two protocols apart: DynamoDB's JSON 1.0 by the
+``X-Amz-Target`` header, S3's REST operations by method, path-style URL and query string
+(``aws_wire``). Into the requests its rules pick (``fault_rules``) it injects faults, each
+written in the service's own format: throttling (DynamoDB
+ProvisionedThroughputExceededException, S3 503 SlowDown), errors with any status and code
+(DynamoDB JSON, S3 XML), a dropped connection before or after forwarding, a response body
+cut short, or part of a BatchWriteItem returned as ``UnprocessedItems`` (``batch_split``).
 
 ``FaultRules`` draws faults at random rates from a seeded generator, in the order requests
 arrive, so a sequential client sees the same faults on every run. ``ExactRule`` faults
@@ -26,7 +26,6 @@ import http.client
 import io
 import json
 import random
-import select
 import socket
 import struct
 import threading
@@ -54,6 +53,7 @@ from tests.support.aws_wire import (
     s3_error,
     s3_error_resource,
 )
+from tests.support.batch_split import parse_batch, split_batch, split_batch_at
 from tests.support.capacity_log import CapacityLog, CapacityRecord, peak_capacity
 from tests.support.fault_rules import (
     CutBody,
@@ -68,30 +68,12 @@ from tests.support.fault_rules import (
     Throttle,
     Unprocessed,
 )
+from tests.support.proxy_upstream import Upstream, end_to_end_headers
 from tests.support.servers import Endpoint
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 THROTTLE_TYPE = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
 INTERNAL_ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#InternalServerError"
-
-HOP_BY_HOP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-SERVER_SET_HEADERS = frozenset({"content-length", "date", "server"})
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-UPSTREAM_TIMEOUT_S = 120.0
-UPSTREAM_POOL_SIZE = 64
-UPSTREAM_IDLE_S = 2.0
-"""Idle upstream connections older than this are not reused (node closes them after 5 s)."""
 
 
 @dataclass(frozen=True)
@@ -254,89 +236,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         """Stay quiet: tests read ``FaultProxy.stats`` instead."""
 
 
-class _Upstream:
-    """Kept-alive HTTP/1.1 connections to the upstream server, one request at a time each.
-
-    Requests go out as they came in: the same request target, the same headers in the same
-    order and spelling (``http.client`` adds none of its own), the same body.
-    """
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._lock = threading.Lock()
-        self._idle: list[tuple[float, http.client.HTTPConnection]] = []
-
-    def exchange(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> ProxyResponse:
-        """Send one request; return the whole response (its body undecoded)."""
-        connection = self._take()
-        try:
-            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-            for name, value in headers:
-                connection.putheader(name, value)
-            connection.endheaders(body or None)
-            upstream = connection.getresponse()
-            data = upstream.read()
-        except BaseException:
-            connection.close()
-            raise
-        if upstream.will_close:
-            connection.close()
-        else:
-            self._give_back(connection)
-        kept = [
-            (name, value)
-            for name, value in upstream.getheaders()
-            if name.lower() not in HOP_BY_HOP_HEADERS and name.lower() not in SERVER_SET_HEADERS
-        ]
-        declared = upstream.getheader("Content-Length") if method == "HEAD" else None
-        return ProxyResponse(
-            upstream.status,
-            upstream.reason,
-            kept,
-            data,
-            declared_length=int(declared) if declared and declared.isdigit() else None,
-        )
-
-    def _take(self) -> http.client.HTTPConnection:
-        """A recently used connection that the server has not closed, or a new one."""
-        now = time.monotonic()
-        with self._lock:
-            while self._idle:
-                since, connection = self._idle.pop()
-                if now - since < UPSTREAM_IDLE_S and not _is_closed(connection):
-                    return connection
-                connection.close()
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=UPSTREAM_TIMEOUT_S)
-
-    def _give_back(self, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if len(self._idle) < UPSTREAM_POOL_SIZE:
-                self._idle.append((time.monotonic(), connection))
-                return
-        connection.close()
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for _, connection in idle:
-            connection.close()
-
-
-def _is_closed(connection: http.client.HTTPConnection) -> bool:
-    """Whether an idle connection was closed by the server (it reads as ready)."""
-    sock = connection.sock
-    if sock is None:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
 class FaultProxy:
     """An HTTP proxy on 127.0.0.1 in front of a local DynamoDB or S3 server, injecting faults.
 
@@ -360,7 +259,7 @@ class FaultProxy:
                 f"not {upstream_url!r}"
             )
         self.upstream_url = upstream_url
-        self._upstream = _Upstream(parts.port)
+        self._upstream = Upstream(parts.port)
         self._decider = FaultDecider(rules or FaultRules(), exact_rules)
         self._capacity = CapacityLog(clock)
         self._lock = threading.Lock()
@@ -493,7 +392,7 @@ class FaultProxy:
 
     def _handle(self, request: ProxyRequest) -> ProxyResponse | None:
         """Forward ``request`` or fault it, as the rules decide."""
-        batch = _parse_batch(request.body) if request.operation == "BatchWriteItem" else None
+        batch = parse_batch(request.body) if request.operation == "BatchWriteItem" else None
         decision = self._decider.decide(request, can_split=batch is not None)
         if decision is None:
             return self._forward(request)
@@ -524,7 +423,7 @@ class FaultProxy:
         response, or a 502 if that fails; log the capacity a DynamoDB response reports."""
         self._count("forwarded")
         body = request.body if body is None else body
-        outgoing = _end_to_end(list(request.headers) if headers is None else headers, body)
+        outgoing = end_to_end_headers(list(request.headers) if headers is None else headers, body)
         try:
             response = self._upstream.exchange(request.method, request.target, outgoing, body)
         except (OSError, http.client.HTTPException) as error:
@@ -558,9 +457,9 @@ class FaultProxy:
     ) -> ProxyResponse:
         """Forward part of a BatchWriteItem; answer with the rest as UnprocessedItems."""
         if action.forward is None:
-            forwarded, withheld = _split_batch(batch["RequestItems"], random.Random(decision.seed))
+            forwarded, withheld = split_batch(batch["RequestItems"], random.Random(decision.seed))
         else:
-            forwarded, withheld = _split_batch_at(batch["RequestItems"], action.forward)
+            forwarded, withheld = split_batch_at(batch["RequestItems"], action.forward)
         withheld_count = sum(len(writes) for writes in withheld.values())
         if forwarded:
             upstream_body = json.dumps({**batch, "RequestItems": forwarded}).encode()
@@ -613,96 +512,6 @@ def _error_reply(request: ProxyRequest, action: ErrorReply) -> ProxyResponse:
         resource = s3_error_resource(action.code, request)
         return s3_error(action.status, action.code, action.message, resource)
     return dynamodb_error(action.status, action.code, action.message)
-
-
-def _parse_batch(body: bytes) -> dict[str, Any] | None:
-    """A BatchWriteItem request body, or None if it is not a well-formed one."""
-    try:
-        request = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(request, dict):
-        return None
-    items = request.get("RequestItems")
-    if not isinstance(items, dict) or not items:
-        return None
-    if not all(isinstance(writes, list) and writes for writes in items.values()):
-        return None
-    return request
-
-
-def _split_batch(
-    request_items: dict[str, list[Any]], rng: random.Random
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """Split each table's write requests into forwarded and withheld, keeping order.
-
-    Each table forwards a random number (0 to all) of its requests; at least one request
-    in the whole batch is withheld. Tables with nothing to forward or withhold are left out.
-    """
-    keep: dict[str, set[int]] = {}
-    for table, writes in request_items.items():
-        count = rng.randint(0, len(writes))
-        keep[table] = set(rng.sample(range(len(writes)), count))
-    if all(len(keep[table]) == len(writes) for table, writes in request_items.items()):
-        table = rng.choice(sorted(request_items))
-        keep[table].discard(rng.choice(sorted(keep[table])))
-    return _split_kept(request_items, keep)
-
-
-def _split_batch_at(
-    request_items: dict[str, list[Any]], forward: int
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """Forward the first ``forward`` write requests in request order (all but one at most)."""
-    total = sum(len(writes) for writes in request_items.values())
-    remaining = min(forward, total - 1)
-    keep: dict[str, set[int]] = {}
-    for table, writes in request_items.items():
-        count = min(remaining, len(writes))
-        keep[table] = set(range(count))
-        remaining -= count
-    return _split_kept(request_items, keep)
-
-
-def _split_kept(
-    request_items: dict[str, list[Any]], keep: dict[str, set[int]]
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """Each table's writes whose index is in ``keep`` (forwarded) and the others (withheld)."""
-    forwarded: dict[str, list[Any]] = {}
-    withheld: dict[str, list[Any]] = {}
-    for table, writes in request_items.items():
-        sent = [write for index, write in enumerate(writes) if index in keep[table]]
-        held = [write for index, write in enumerate(writes) if index not in keep[table]]
-        if sent:
-            forwarded[table] = sent
-        if held:
-            withheld[table] = held
-    return forwarded, withheld
-
-
-def _end_to_end(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
-    """The request headers to forward, in order: all but hop-by-hop ones, with a
-    Content-Length giving ``body``'s length where the client framed a body."""
-    named_in_connection = {
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    framed = False
-    forwarded: list[tuple[str, str]] = []
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "content-length":
-            if not framed:
-                forwarded.append((name, str(len(body))))
-            framed = True
-        elif lowered == "transfer-encoding":
-            framed = True
-        elif lowered not in HOP_BY_HOP_HEADERS and lowered not in named_in_connection:
-            forwarded.append((name, value))
-    if framed and not any(name.lower() == "content-length" for name, _ in forwarded):
-        forwarded.append(("Content-Length", str(len(body))))
-    return forwarded
 
 
 class FaultProxyFactory(Protocol):
