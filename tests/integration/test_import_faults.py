@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from ddbpipe.retry import RetryPolicy
 from ddbpipe.transfer.checkpoints import import_checkpoint_path
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from tests.support.compare import canonical_set
-from tests.support.fault_proxy import FaultProxy, FaultProxyFactory, FaultRules
+from tests.support.fault_proxy import ExactRule, FaultProxyFactory, FaultRules, Throttle
 from tests.support.processes import worker_pids
 from tests.support.servers import Endpoint
 from tests.support.tables import every_type_item, make_table, scan_all
@@ -84,9 +83,8 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
     make_table(dynalite, table, [])
     items = [every_type_item(n) for n in range(300)]
     folder = write_backup(tmp_path / "b", items, per_file=300)
-    proxy = fault_proxy(
-        dynalite, FaultRules(throttle_rate=1.0, operations=frozenset({"BatchWriteItem"}))
-    )
+    throttle = ExactRule(Throttle(), "BatchWriteItem", after=4)  # 4 batches, then no more
+    proxy = fault_proxy(dynalite, exact_rules=[throttle])
     config = ImportConfig(
         dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
         workers=1,
@@ -96,39 +94,24 @@ def test_small_retry_budget_fails_loudly_then_resume_completes(
         retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
     )
     checkpoint = import_checkpoint_path(tmp_path / "state", str(folder), table)
-    # Let the first 4 batches through, then throttle everything.
-    proxy.rules = FaultRules()
-    throttle_after(proxy, batches=4)
     with pytest.raises(
         RetriesExhaustedError, match=r"writing 25 items from .* still failing after 3 attempts"
     ) as caught:
         import_table(str(folder), table, config)
-    written = len(scan_all(dynalite, table))
-    assert 0 < written < 300
-    assert caught.value.resume == ResumePoint("import", str(folder), table, written)
+    assert len(scan_all(dynalite, table)) == 4 * 25
+    assert proxy.rule_stats(throttle).fired == 3  # one batch, as many times as attempts allow
+    assert caught.value.resume == ResumePoint("import", str(folder), table, 4 * 25)
     line, done, acknowledged = orjson.loads(checkpoint.read_bytes())["files"][
         str(folder / "part-000000")
     ]
-    assert line > 0
+    assert line == 4 * 25
     assert not done
-    assert acknowledged == written
-    proxy.rules = FaultRules()
+    assert acknowledged == 4 * 25
+    proxy.exact_rules = []
     resumed = import_table(str(folder), table, replace(config, resume=True))
     assert resumed.written < 300  # it did not start again from the first line
     assert canonical_set(scan_all(dynalite, table)) == canonical_set(items)
     assert not checkpoint.exists()
-
-
-def throttle_after(proxy: FaultProxy, batches: int) -> None:
-    """Throttle every BatchWriteItem once ``batches`` more requests have gone through."""
-    start = proxy.stats.requests
-
-    def switch() -> None:
-        while proxy.stats.requests < start + batches:
-            time.sleep(0.001)
-        proxy.rules = FaultRules(throttle_rate=1.0, operations=frozenset({"BatchWriteItem"}))
-
-    threading.Thread(target=switch, daemon=True).start()
 
 
 def start_import(endpoint: Endpoint, folder: Path, table: str) -> subprocess.Popen[str]:

@@ -30,9 +30,8 @@ from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.checkpoints import import_checkpoint_path
 from ddbpipe.transfer.export import ExportConfig, export_table
 from ddbpipe.transfer.imports import ImportConfig, import_table
-from tests.integration.test_import_faults import throttle_after
 from tests.support.compare import canonical_set
-from tests.support.fault_proxy import FaultProxyFactory, FaultRules
+from tests.support.fault_proxy import ExactRule, FaultProxyFactory, Throttle
 from tests.support.native import changes_between, write_native_export
 from tests.support.servers import Endpoint
 from tests.support.tables import client_for, dynamo_config, every_type_item, make_table, scan_all
@@ -329,7 +328,9 @@ def test_an_interrupted_chain_resumes_where_it_stopped(
         "01668227450457-bbbbbbbb",
         window=("2022-11-12T04:30:50.456Z", "2022-11-12T05:30:50.456Z"),
     )
-    proxy = fault_proxy(dynalite, FaultRules())
+    # The full export takes 12 batches; 2 of the changes follow, then every batch is throttled.
+    throttle = ExactRule(Throttle(), "BatchWriteItem", after=14)
+    proxy = fault_proxy(dynalite, exact_rules=[throttle])
     config = import_config(
         dynalite,
         dynamo=DynamoConfig(region=dynalite.region, endpoint_url=proxy.url),
@@ -338,12 +339,12 @@ def test_an_interrupted_chain_resumes_where_it_stopped(
         retry=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
     )
     checkpoint = import_checkpoint_path(tmp_path / "state", str(tmp_path), table)
-    throttle_after(proxy, batches=14)  # the full export takes 12 batches
     with pytest.raises(RetriesExhaustedError):
         import_table(str(tmp_path), table, config)
     files = orjson.loads(checkpoint.read_bytes())["files"]
     assert [done for url, (_, done, _) in files.items() if "-aaaaaaaa/" in url] == [True, True]
-    proxy.rules = FaultRules()
+    assert proxy.rule_stats(throttle).fired == 3
+    proxy.exact_rules = []
     resumed = import_table(str(tmp_path), table, replace(config, resume=True))
     assert resumed.written < len(records)  # neither the full export nor all changes again
     assert canonical_set(scan_all(dynalite, table)) == canonical_set(after)

@@ -1,117 +1,79 @@
-"""A fault-injecting HTTP proxy for the DynamoDB JSON 1.0 protocol, and its pytest fixture.
+"""A fault-injecting HTTP proxy for DynamoDB and S3, and its pytest fixture.
 
-Local DynamoDB servers never throttle, fail or leave ``UnprocessedItems``. ``FaultProxy``
-sits in front of one (moto server or dynalite) on a free 127.0.0.1 port, forwards requests
-unchanged, and, as its ``FaultRules`` decide, answers some of them with a throttling error or
-an internal server error, drops the connection, or forwards only part of a BatchWriteItem and
-returns the rest as ``UnprocessedItems``. Decisions come from a random generator seeded by
-``FaultRules.seed`` and are drawn in the order requests arrive, so a sequential client sees the
-same faults on every run.
+Local DynamoDB and S3 servers never throttle, fail or cut a download short. ``FaultProxy``
+sits in front of one (moto server, dynalite, ``rclone serve s3``) on a free 127.0.0.1 port
+and forwards each request byte for byte, headers included, so that signatures still check
+(``proxy_upstream``). It tells the two protocols apart: DynamoDB's JSON 1.0 by the
+``X-Amz-Target`` header, S3's REST operations by method, path-style URL and query string
+(``aws_wire``). Into the requests its rules pick (``fault_rules``) it injects faults, each
+written in the service's own format: throttling (DynamoDB
+ProvisionedThroughputExceededException, S3 503 SlowDown), errors with any status and code
+(DynamoDB JSON, S3 XML), a dropped connection before or after forwarding, a response body
+cut short, or part of a BatchWriteItem returned as ``UnprocessedItems`` (``batch_split``).
+
+``FaultRules`` draws faults at random rates from a seeded generator, in the order requests
+arrive, so a sequential client sees the same faults on every run. ``ExactRule`` faults
+exactly the requests it picks ("let 4 BatchWriteItem through, then throttle every one") and
+counts them. The proxy also logs the ``ConsumedCapacity`` that forwarded DynamoDB responses
+report, with the time each arrived.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import io
 import json
 import random
-import secrets
 import socket
 import struct
 import threading
+import time
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
-import urllib3
 
+from tests.support.aws_wire import (
+    ADMIN_OPERATIONS,
+    JSON_CONTENT_TYPE,
+    ProxyRequest,
+    ProxyResponse,
+    consumed_capacity,
+    dynamodb_error,
+    dynamodb_request_id,
+    error_response,
+    read_request,
+    s3_error,
+    s3_error_resource,
+)
+from tests.support.batch_split import parse_batch, split_batch, split_batch_at
+from tests.support.capacity_log import CapacityLog, CapacityRecord, peak_capacity
+from tests.support.fault_rules import (
+    CutBody,
+    Drop,
+    ErrorReply,
+    ExactRule,
+    FaultAction,
+    FaultDecider,
+    FaultDecision,
+    FaultRules,
+    RuleStats,
+    Throttle,
+    Unprocessed,
+)
+from tests.support.proxy_upstream import Upstream, end_to_end_headers
 from tests.support.servers import Endpoint
 
-Timing = Literal["before", "after", "random"]
-FaultKind = Literal["throttle", "error", "drop", "unprocessed"]
-
-TARGET_PREFIX = "DynamoDB_20120810."
-JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
-ADMIN_OPERATIONS = frozenset({"DescribeTable", "CreateTable", "DeleteTable", "ListTables"})
-
-THROTTLE_TYPE = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
-THROTTLE_MESSAGE = "The level of configured provisioned throughput for the table was exceeded."
-INTERNAL_ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#InternalServerError"
-INTERNAL_ERROR_MESSAGE = "Internal server error"
-
-HOP_BY_HOP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
-SERVER_SET_HEADERS = frozenset({"content-length", "date", "server"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-UPSTREAM_TIMEOUT = urllib3.Timeout(connect=5.0, read=120.0)
-UPSTREAM_POOL_SIZE = 64
-
-
-@dataclass(frozen=True)
-class FaultRules:
-    """Which faults the proxy injects, how often, and into which operations.
-
-    For each request to an operation that faults apply to, the proxy draws one number per
-    rate, in the order throttle, error, drop, unprocessed, and injects the first fault whose
-    rate exceeds its draw (``unprocessed`` only for BatchWriteItem), until ``max_faults``
-    faults have been injected. All rates are probabilities in [0, 1].
-    """
-
-    throttle_rate: float = 0.0
-    """Answer HTTP 400 ProvisionedThroughputExceededException without forwarding."""
-    error_rate: float = 0.0
-    """Answer HTTP 500 InternalServerError, before or after forwarding (see error_timing)."""
-    drop_rate: float = 0.0
-    """Close the client connection without a response, before or after forwarding."""
-    unprocessed_rate: float = 0.0
-    """BatchWriteItem: forward a random subset, return the rest as UnprocessedItems."""
-    operations: frozenset[str] | None = None
-    """Operations faults apply to; None means all but DescribeTable, CreateTable,
-    DeleteTable and ListTables. Requests without a DynamoDB target never get faults."""
-    seed: int = 0
-    """Seed of the generator that makes every fault decision."""
-    max_faults: int | None = None
-    """Stop injecting after this many faults in total; None means no limit."""
-    error_timing: Timing = "random"
-    """Whether an injected error answers before forwarding, after it, or either at random."""
-    drop_timing: Timing = "random"
-    """Whether an injected drop happens before forwarding, after it, or either at random."""
-
-    def __post_init__(self) -> None:
-        for name in ("throttle_rate", "error_rate", "drop_rate", "unprocessed_rate"):
-            rate = getattr(self, name)
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
-        if self.max_faults is not None and self.max_faults < 0:
-            raise ValueError(f"max_faults must not be negative, not {self.max_faults!r}")
-        for name in ("error_timing", "drop_timing"):
-            if getattr(self, name) not in ("before", "after", "random"):
-                raise ValueError(f"{name} must be 'before', 'after' or 'random'")
-
-    def applies_to(self, operation: str | None) -> bool:
-        """Whether faults may be injected into a request for ``operation``."""
-        if operation is None:
-            return False
-        if self.operations is None:
-            return operation not in ADMIN_OPERATIONS
-        return operation in self.operations
+THROTTLE_TYPE = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+INTERNAL_ERROR_TYPE = "com.amazonaws.dynamodb.v20120810#InternalServerError"
 
 
 @dataclass(frozen=True)
@@ -125,11 +87,11 @@ class FaultStats:
     forwarded: int = 0
     """Requests sent upstream, whole or in part, including those faulted after forwarding."""
     throttled: int = 0
-    """Requests answered with ProvisionedThroughputExceededException."""
+    """Requests answered with a throttling error without forwarding."""
     errors_before: int = 0
-    """Requests answered with InternalServerError without forwarding."""
+    """Requests answered with an error without forwarding."""
     errors_after: int = 0
-    """Requests forwarded, then answered with InternalServerError."""
+    """Requests forwarded, then answered with an error."""
     dropped_before: int = 0
     """Connections closed without forwarding the request."""
     dropped_after: int = 0
@@ -138,6 +100,8 @@ class FaultStats:
     """BatchWriteItem requests answered with injected UnprocessedItems."""
     unprocessed_items: int = 0
     """Write requests returned in injected UnprocessedItems."""
+    cut_bodies: int = 0
+    """Responses whose body was cut short before the connection closed."""
 
     @property
     def faults(self) -> int:
@@ -149,40 +113,8 @@ class FaultStats:
             + self.dropped_before
             + self.dropped_after
             + self.partial_batches
+            + self.cut_bodies
         )
-
-
-@dataclass(frozen=True)
-class FaultDecision:
-    """The fault chosen for one request."""
-
-    kind: FaultKind
-    after: bool = False
-    """For errors and drops: whether the request is forwarded first."""
-    subset_seed: int = 0
-    """For unprocessed: the seed choosing which write requests are forwarded."""
-
-
-@dataclass
-class _DecisionState:
-    """The generator and fault budget belonging to one set of rules."""
-
-    rules: FaultRules
-    rng: random.Random = field(init=False)
-    faults: int = 0
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.rules.seed)
-
-
-@dataclass
-class _Response:
-    """An HTTP response to send to the client."""
-
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 class _ProxyServer(ThreadingHTTPServer):
@@ -246,8 +178,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
             return
-        headers = [(name, value) for name, value in self.headers.items()]
-        response = self.server.proxy._handle(self.command, self.path, headers, body)
+        headers = list(self.headers.items())
+        response = self.server.proxy._respond(self.command, self.path, headers, body)
         if response is None:
             self._drop_connection()
             return
@@ -269,18 +201,23 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, response: _Response) -> None:
-        """Write ``response`` with a Content-Length, keeping the connection open."""
+    def _send(self, response: ProxyResponse) -> None:
+        """Write ``response`` with a Content-Length; keep the connection open unless cut."""
+        length = response.declared_length
         try:
             self.send_response(response.status, response.reason)
             for name, value in response.headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header(
+                "Content-Length", str(len(response.body) if length is None else length)
+            )
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(response.body)
+                self.wfile.write(response.body[: response.cut_at])
             self.wfile.flush()
         except OSError:
+            self.close_connection = True
+        if response.cut_at is not None:
             self.close_connection = True
 
     def _drop_connection(self) -> None:
@@ -300,13 +237,21 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
 
 class FaultProxy:
-    """An HTTP proxy on 127.0.0.1 in front of a local DynamoDB server, injecting faults.
+    """An HTTP proxy on 127.0.0.1 in front of a local DynamoDB or S3 server, injecting faults.
 
-    ``rules`` may be replaced while the proxy runs; new rules start a fresh generator from
-    their seed and a fresh ``max_faults`` budget. ``stats`` counts across all rules.
+    ``rules`` (random rates) and ``exact_rules`` may be replaced while the proxy runs; new
+    rules start afresh (see ``FaultDecider``). ``stats`` counts across all rules,
+    ``rule_stats`` per exact rule. ``clock`` times the capacity log.
     """
 
-    def __init__(self, upstream_url: str, rules: FaultRules | None = None) -> None:
+    def __init__(
+        self,
+        upstream_url: str,
+        rules: FaultRules | None = None,
+        exact_rules: Sequence[ExactRule] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS or parts.port is None:
             raise ValueError(
@@ -314,19 +259,14 @@ class FaultProxy:
                 f"not {upstream_url!r}"
             )
         self.upstream_url = upstream_url
-        self._upstream = urllib3.HTTPConnectionPool(
-            "127.0.0.1",
-            parts.port,
-            maxsize=UPSTREAM_POOL_SIZE,
-            block=False,
-            timeout=UPSTREAM_TIMEOUT,
-            retries=False,
-        )
+        self._upstream = Upstream(parts.port)
+        self._decider = FaultDecider(rules or FaultRules(), exact_rules)
+        self._capacity = CapacityLog(clock)
         self._lock = threading.Lock()
-        self._state = _DecisionState(rules or FaultRules())
         self._counts: dict[str, int] = dict.fromkeys(
             (stat.name for stat in dataclasses.fields(FaultStats)), 0
         )
+        self._failures: list[BaseException] = []
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -348,7 +288,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
-        """Stop listening, close client connections and the upstream pool."""
+        """Stop listening, close client connections and the upstream connections."""
         server, thread = self._server, self._thread
         if server is None:
             return
@@ -382,18 +322,29 @@ class FaultProxy:
         """``endpoint`` with its requests going through this proxy."""
         return dataclasses.replace(endpoint, name=f"{endpoint.name}+faults", url=self.url)
 
-    # --- rules and stats ----------------------------------------------------------------
+    # --- rules, stats and capacity ------------------------------------------------------
 
     @property
     def rules(self) -> FaultRules:
-        """The rules in force."""
-        with self._lock:
-            return self._state.rules
+        """The random rules in force."""
+        return self._decider.rules
 
     @rules.setter
     def rules(self, rules: FaultRules) -> None:
-        with self._lock:
-            self._state = _DecisionState(rules)
+        self._decider.rules = rules
+
+    @property
+    def exact_rules(self) -> tuple[ExactRule, ...]:
+        """The exact rules in force, in the order they are checked."""
+        return self._decider.exact_rules
+
+    @exact_rules.setter
+    def exact_rules(self, rules: Sequence[ExactRule]) -> None:
+        self._decider.exact_rules = rules
+
+    def rule_stats(self, rule: ExactRule) -> RuleStats:
+        """How many requests ``rule`` matched and faulted while in force."""
+        return self._decider.rule_stats(rule)
 
     @property
     def stats(self) -> FaultStats:
@@ -401,115 +352,124 @@ class FaultProxy:
         with self._lock:
             return FaultStats(**self._counts)
 
+    @property
+    def failures(self) -> tuple[BaseException, ...]:
+        """Exceptions raised while handling requests (by a rule's predicate, say)."""
+        with self._lock:
+            return tuple(self._failures)
+
+    def capacity_log(
+        self, operation: str | None = None, table: str | None = None
+    ) -> tuple[CapacityRecord, ...]:
+        """The ConsumedCapacity of forwarded DynamoDB responses, oldest first."""
+        return self._capacity.records(operation, table)
+
+    def peak_capacity(
+        self, seconds: float, operation: str | None = None, table: str | None = None
+    ) -> float:
+        """The most capacity consumed in any window ``seconds`` long (see ``peak_capacity``)."""
+        return peak_capacity(self._capacity.records(operation, table), seconds)
+
     def _count(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to the counter ``name``."""
         with self._lock:
             self._counts[name] += amount
 
-    def _decide(self, operation: str | None, can_split: bool) -> FaultDecision | None:
-        """The fault for the next request to ``operation``, or None; counts it if any."""
-        with self._lock:
-            state = self._state
-            rules = state.rules
-            if not rules.applies_to(operation):
-                return None
-            if rules.max_faults is not None and state.faults >= rules.max_faults:
-                return None
-            rng = state.rng
-            throttle, error, drop, unprocessed, timing = (rng.random() for _ in range(5))
-            subset_seed = rng.getrandbits(64)
-            decision: FaultDecision | None = None
-            if throttle < rules.throttle_rate:
-                decision = FaultDecision("throttle")
-            elif error < rules.error_rate:
-                decision = FaultDecision("error", after=_is_after(rules.error_timing, timing))
-            elif drop < rules.drop_rate:
-                decision = FaultDecision("drop", after=_is_after(rules.drop_timing, timing))
-            elif can_split and unprocessed < rules.unprocessed_rate:
-                decision = FaultDecision("unprocessed", subset_seed=subset_seed)
-            if decision is not None:
-                state.faults += 1
-            return decision
-
     # --- request handling ---------------------------------------------------------------
 
-    def _handle(
-        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
-    ) -> _Response | None:
+    def _respond(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> ProxyResponse | None:
         """The answer to one client request, or None to drop the connection."""
         self._count("requests")
-        operation = _operation(headers)
-        batch = _parse_batch(body) if operation == "BatchWriteItem" else None
-        decision = self._decide(operation, can_split=batch is not None)
+        request = read_request(method, target, headers, body)
+        try:
+            return self._handle(request)
+        except Exception as error:
+            with self._lock:
+                self._failures.append(error)
+            return error_response(request.service, 500, "FaultProxyError", repr(error))
+
+    def _handle(self, request: ProxyRequest) -> ProxyResponse | None:
+        """Forward ``request`` or fault it, as the rules decide."""
+        batch = parse_batch(request.body) if request.operation == "BatchWriteItem" else None
+        decision = self._decider.decide(request, can_split=batch is not None)
         if decision is None:
-            return self._forward(method, path, headers, body)
-        if decision.kind == "throttle":
+            return self._forward(request)
+        action = decision.action
+        if isinstance(action, Throttle):
             self._count("throttled")
-            return _error_response(400, "Bad Request", THROTTLE_TYPE, THROTTLE_MESSAGE)
-        if decision.kind == "unprocessed":
+            return _throttle_response(request)
+        if isinstance(action, Unprocessed):
             assert batch is not None
-            return self._partial_batch(method, path, headers, batch, decision.subset_seed)
-        if decision.after:
-            self._forward(method, path, headers, body)
-        if decision.kind == "error":
-            self._count("errors_after" if decision.after else "errors_before")
-            return _error_response(
-                500, "Internal Server Error", INTERNAL_ERROR_TYPE, INTERNAL_ERROR_MESSAGE
-            )
-        self._count("dropped_after" if decision.after else "dropped_before")
+            return self._partial_batch(request, batch, action, decision)
+        if isinstance(action, CutBody):
+            return self._cut_body(request, action, decision)
+        if action.after:
+            self._forward(request)
+        if isinstance(action, ErrorReply):
+            self._count("errors_after" if action.after else "errors_before")
+            return _error_reply(request, action)
+        self._count("dropped_after" if action.after else "dropped_before")
         return None
 
     def _forward(
-        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
-    ) -> _Response:
-        """Send the request upstream and return its response, or a 502 if that fails."""
+        self,
+        request: ProxyRequest,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> ProxyResponse:
+        """Send the request upstream (with other headers or body if given) and return its
+        response, or a 502 if that fails; log the capacity a DynamoDB response reports."""
         self._count("forwarded")
-        request_headers = _end_to_end(headers)
-        request_headers["Content-Length"] = str(len(body))
+        body = request.body if body is None else body
+        outgoing = end_to_end_headers(list(request.headers) if headers is None else headers, body)
         try:
-            upstream = self._upstream.urlopen(
-                method,
-                path,
-                body=body,
-                headers=request_headers,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
+            response = self._upstream.exchange(request.method, request.target, outgoing, body)
+        except (OSError, http.client.HTTPException) as error:
+            message = f"fault proxy could not reach {self.upstream_url}: {error!r}"
+            return error_response(request.service, 502, "FaultProxyUpstreamError", message)
+        if request.service == "dynamodb" and request.operation and response.status == 200:
+            self._capacity.add(
+                request.operation, consumed_capacity(response.body, response.headers)
             )
-            try:
-                data = upstream.read(decode_content=False)
-            finally:
-                upstream.release_conn()
-        except urllib3.exceptions.HTTPError as error:
-            message = f"fault proxy could not reach {self.upstream_url}: {error}"
-            return _error_response(502, "Bad Gateway", "FaultProxyUpstreamError", message)
-        response_headers = [
-            (name, value)
-            for name, value in upstream.headers.items()
-            if name.lower() not in HOP_BY_HOP_HEADERS and name.lower() not in SERVER_SET_HEADERS
-        ]
-        return _Response(upstream.status, upstream.reason or "", response_headers, data)
+        return response
+
+    def _cut_body(
+        self, request: ProxyRequest, action: CutBody, decision: FaultDecision
+    ) -> ProxyResponse:
+        """Forward, then answer with all headers and only part of the body."""
+        response = self._forward(request)
+        size = len(response.body)
+        if action.keep_bytes is not None:
+            keep = min(action.keep_bytes, max(size - 1, 0))
+        else:
+            keep = int(random.Random(decision.seed).random() * size)
+        self._count("cut_bodies")
+        return dataclasses.replace(response, cut_at=keep)
 
     def _partial_batch(
         self,
-        method: str,
-        path: str,
-        headers: list[tuple[str, str]],
-        request: dict[str, Any],
-        subset_seed: int,
-    ) -> _Response:
+        request: ProxyRequest,
+        batch: dict[str, Any],
+        action: Unprocessed,
+        decision: FaultDecision,
+    ) -> ProxyResponse:
         """Forward part of a BatchWriteItem; answer with the rest as UnprocessedItems."""
-        forwarded, withheld = _split_batch(request["RequestItems"], random.Random(subset_seed))
+        if action.forward is None:
+            forwarded, withheld = split_batch(batch["RequestItems"], random.Random(decision.seed))
+        else:
+            forwarded, withheld = split_batch_at(batch["RequestItems"], action.forward)
         withheld_count = sum(len(writes) for writes in withheld.values())
         if forwarded:
-            upstream_body = json.dumps({**request, "RequestItems": forwarded}).encode()
+            upstream_body = json.dumps({**batch, "RequestItems": forwarded}).encode()
             upstream_headers = [
-                (name, value) for name, value in headers if name.lower() != "accept-encoding"
+                (name, value)
+                for name, value in request.headers
+                if name.lower() != "accept-encoding"
             ]
             upstream_headers.append(("Accept-Encoding", "identity"))
-            upstream = self._forward(method, path, upstream_headers, upstream_body)
+            upstream = self._forward(request, upstream_headers, upstream_body)
             if upstream.status != 200:
                 return upstream
             answer = json.loads(upstream.body)
@@ -520,13 +480,13 @@ class FaultProxy:
             ]
         else:
             answer = {"UnprocessedItems": {}}
-            if request.get("ReturnConsumedCapacity", "NONE") != "NONE":
+            if batch.get("ReturnConsumedCapacity", "NONE") != "NONE":
                 answer["ConsumedCapacity"] = [
                     {"TableName": table, "CapacityUnits": 0.0} for table in withheld
                 ]
             response_headers = [
                 ("Content-Type", JSON_CONTENT_TYPE),
-                ("x-amzn-RequestId", _request_id()),
+                ("x-amzn-RequestId", dynamodb_request_id()),
             ]
         unprocessed: dict[str, list[Any]] = dict(answer.get("UnprocessedItems") or {})
         for table, writes in withheld.items():
@@ -536,132 +496,78 @@ class FaultProxy:
         response_headers.append(("x-amz-crc32", str(zlib.crc32(body))))
         self._count("partial_batches")
         self._count("unprocessed_items", withheld_count)
-        return _Response(200, "OK", response_headers, body)
+        return ProxyResponse(200, "OK", response_headers, body)
 
 
-def _is_after(timing: Timing, draw: float) -> bool:
-    """Whether a fault with ``timing`` happens after forwarding, given a uniform draw."""
-    if timing == "random":
-        return draw >= 0.5
-    return timing == "after"
+def _throttle_response(request: ProxyRequest) -> ProxyResponse:
+    """The service's throttling answer: DynamoDB's 400, S3's 503 SlowDown."""
+    if request.service == "s3":
+        return s3_error(503, "SlowDown")
+    return dynamodb_error(400, "ProvisionedThroughputExceededException")
 
 
-def _operation(headers: list[tuple[str, str]]) -> str | None:
-    """The DynamoDB operation named by the X-Amz-Target header, if any."""
-    for name, value in headers:
-        if name.lower() == "x-amz-target" and value.startswith(TARGET_PREFIX):
-            return value[len(TARGET_PREFIX) :]
-    return None
-
-
-def _parse_batch(body: bytes) -> dict[str, Any] | None:
-    """A BatchWriteItem request body, or None if it is not a well-formed one."""
-    try:
-        request = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(request, dict):
-        return None
-    items = request.get("RequestItems")
-    if not isinstance(items, dict) or not items:
-        return None
-    if not all(isinstance(writes, list) and writes for writes in items.values()):
-        return None
-    return request
-
-
-def _split_batch(
-    request_items: dict[str, list[Any]], rng: random.Random
-) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """Split each table's write requests into forwarded and withheld, keeping order.
-
-    Each table forwards a random number (0 to all) of its requests; at least one request
-    in the whole batch is withheld. Tables with nothing to forward or withhold are left out.
-    """
-    keep: dict[str, set[int]] = {}
-    for table, writes in request_items.items():
-        count = rng.randint(0, len(writes))
-        keep[table] = set(rng.sample(range(len(writes)), count))
-    if all(len(keep[table]) == len(writes) for table, writes in request_items.items()):
-        table = rng.choice(sorted(request_items))
-        keep[table].discard(rng.choice(sorted(keep[table])))
-    forwarded: dict[str, list[Any]] = {}
-    withheld: dict[str, list[Any]] = {}
-    for table, writes in request_items.items():
-        sent = [write for index, write in enumerate(writes) if index in keep[table]]
-        held = [write for index, write in enumerate(writes) if index not in keep[table]]
-        if sent:
-            forwarded[table] = sent
-        if held:
-            withheld[table] = held
-    return forwarded, withheld
-
-
-def _end_to_end(headers: list[tuple[str, str]]) -> dict[str, str]:
-    """The request headers to forward: all but hop-by-hop ones and Content-Length."""
-    named_in_connection = {
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    forwarded: dict[str, str] = {}
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in HOP_BY_HOP_HEADERS or lowered in named_in_connection:
-            continue
-        if lowered == "content-length":
-            continue
-        forwarded[name] = value
-    return forwarded
-
-
-def _request_id() -> str:
-    """A DynamoDB-style request id."""
-    return secrets.token_hex(26).upper()
-
-
-def _error_response(status: int, reason: str, error_type: str, message: str) -> _Response:
-    """A DynamoDB JSON error response."""
-    body = json.dumps({"__type": error_type, "message": message}).encode()
-    headers = [
-        ("Content-Type", JSON_CONTENT_TYPE),
-        ("x-amzn-RequestId", _request_id()),
-        ("x-amz-crc32", str(zlib.crc32(body))),
-    ]
-    return _Response(status, reason, headers, body)
+def _error_reply(request: ProxyRequest, action: ErrorReply) -> ProxyResponse:
+    """The error ``action`` asks for, as ``request``'s service writes it."""
+    if request.service == "s3":
+        resource = s3_error_resource(action.code, request)
+        return s3_error(action.status, action.code, action.message, resource)
+    return dynamodb_error(action.status, action.code, action.message)
 
 
 class FaultProxyFactory(Protocol):
     """Starts a ``FaultProxy`` in front of an endpoint (or a loopback URL)."""
 
-    def __call__(self, endpoint: Endpoint | str, rules: FaultRules | None = None) -> FaultProxy: ...
+    def __call__(
+        self,
+        endpoint: Endpoint | str,
+        rules: FaultRules | None = None,
+        exact_rules: Sequence[ExactRule] = (),
+    ) -> FaultProxy: ...
 
 
 @pytest.fixture(name="fault_proxy")
 def fault_proxy_fixture() -> Iterator[FaultProxyFactory]:
-    """A function ``make(endpoint, rules)`` that starts a ``FaultProxy``; all stop at teardown."""
+    """A function ``make(endpoint, rules, exact_rules)`` that starts a ``FaultProxy``; all
+    stop at teardown, which fails if a proxy raised while handling a request."""
     proxies: list[FaultProxy] = []
 
-    def make(endpoint: Endpoint | str, rules: FaultRules | None = None) -> FaultProxy:
+    def make(
+        endpoint: Endpoint | str,
+        rules: FaultRules | None = None,
+        exact_rules: Sequence[ExactRule] = (),
+    ) -> FaultProxy:
         url = endpoint.url if isinstance(endpoint, Endpoint) else endpoint
-        proxy = FaultProxy(url, rules)
+        proxy = FaultProxy(url, rules, exact_rules)
         proxies.append(proxy)
         return proxy.start()
 
     yield make
     for proxy in reversed(proxies):
         proxy.stop()
+    failures = [failure for proxy in proxies for failure in proxy.failures]
+    if failures:
+        pytest.fail(f"the fault proxy raised while handling requests: {failures!r}")
 
 
 __all__ = [
     "ADMIN_OPERATIONS",
     "INTERNAL_ERROR_TYPE",
     "THROTTLE_TYPE",
+    "CapacityRecord",
+    "CutBody",
+    "Drop",
+    "ErrorReply",
+    "ExactRule",
+    "FaultAction",
     "FaultDecision",
     "FaultProxy",
     "FaultProxyFactory",
     "FaultRules",
     "FaultStats",
+    "ProxyRequest",
+    "RuleStats",
+    "Throttle",
+    "Unprocessed",
     "fault_proxy_fixture",
+    "peak_capacity",
 ]
