@@ -52,19 +52,27 @@ class FieldEvaluator:
             self._templates[cache_key] = template
         return template
 
-    def field(self, object_id: str, key: str, runtime: RuntimeFields) -> tuple[str, ...]:
+    def field(
+        self, object_id: str, key: str, runtime: RuntimeFields, *, node_id: str | None = None
+    ) -> tuple[str, ...]:
         """Every value of field ``key`` of ``object_id`` (own or inherited), rendered.
 
-        Raises ``ExpressionError`` (naming the object, field and position) when an
-        expression fails, and ``KeyError`` for an unknown object id.
+        ``node_id`` names the object that refers to this one, for ``#{node.…}`` in
+        alarms and preconditions. Raises ``ExpressionError`` (naming the object, field
+        and position) when an expression fails, and ``KeyError`` for an unknown id.
         """
-        scope = ObjectScope(self, self.graph[object_id], runtime)
-        return scope.field_values(key)
+        return self._scope(object_id, runtime, node_id).field_values(key)
 
-    def fields(self, object_id: str, runtime: RuntimeFields) -> dict[str, tuple[str, ...]]:
+    def fields(
+        self, object_id: str, runtime: RuntimeFields, *, node_id: str | None = None
+    ) -> dict[str, tuple[str, ...]]:
         """Every field of ``object_id``, rendered, by key."""
-        scope = ObjectScope(self, self.graph[object_id], runtime)
+        scope = self._scope(object_id, runtime, node_id)
         return {key: scope.field_values(key) for key in scope.item.fields}
+
+    def _scope(self, object_id: str, runtime: RuntimeFields, node_id: str | None) -> ObjectScope:
+        node = self.graph[node_id] if node_id is not None else None
+        return ObjectScope(self, self.graph[object_id], runtime, node)
 
 
 @dataclass(frozen=True)
