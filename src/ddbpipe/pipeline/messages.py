@@ -41,7 +41,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "field_not_allowed": ("FIELD_NOT_ALLOWED", "'{key}' is not allowed on {type} objects."),
     "unknown_field": (
         "INVALID_FIELD_NAME",
-        "'{key}' is not a field of {type} objects; user-defined fields start with 'my' "
+        "'{key}' is not a field of {what}; user-defined fields start with 'my' "
         "followed by an upper-case letter or '_'.",
     ),
     "runtime_field": (

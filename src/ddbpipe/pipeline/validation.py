@@ -232,6 +232,7 @@ class _Checker:
         self.ondemand = (mode or "").lower() == "ondemand"
         self.abstract = self.graph.parent_ids() | {DEFAULT_OBJECT_ID}
         self.failed_fields: set[tuple[str, str]] = set()
+        self.to_render: list[tuple[ResolvedObject, str]] = []
 
     def error(self, object_id: str, text: str) -> None:
         self.errors.setdefault(object_id, []).append(text)
@@ -239,11 +240,18 @@ class _Checker:
     def run(self) -> None:
         for object_id, count in self.graph.duplicates.items():
             self.error(object_id, message("duplicate_id", count=count, id=object_id))
+        # Structure first, so that a field that cannot be parsed is known before any
+        # other field follows a reference to it; then the values.
+        known = {item.id: self.check_structure(item) for item in self.graph}
+        for item, key in self.to_render:
+            self.rendered(item, key)
         for item in self.graph:
-            self.check_object(item)
+            self.check_values(item, known[item.id])
         self.check_cascade_backfill()
 
-    def check_object(self, item: ResolvedObject) -> None:
+    def check_structure(self, item: ResolvedObject) -> bool:
+        """Sizes, type, field names, references and expression syntax; True when the
+        object's type is one ddbpipe checks further."""
         self.check_sizes(item)
         cycle = self.graph.parent_cycles.get(item.id)
         if cycle:
@@ -254,6 +262,10 @@ class _Checker:
             self.check_field_names(item, kind)
         self.check_references(item, kind)
         self.check_expressions(item, kind)
+        return known
+
+    def check_values(self, item: ResolvedObject, known: bool) -> None:
+        kind = item.type
         self.check_common_values(item)
         self.check_schedule_type(item)
         if not known or kind is None:
@@ -318,8 +330,8 @@ class _Checker:
             if kind == "EmrCluster" and bare in ("runsOn", "workerGroup"):
                 self.error(item.id, message("field_not_allowed", key=bare, type=kind))
             elif bare not in allowed and not _USER_FIELD.fullmatch(bare):
-                shown = kind if kind is not None else "any"
-                self.error(item.id, message("unknown_field", key=key, type=shown))
+                what = f"{kind} objects" if kind is not None else "any object type"
+                self.error(item.id, message("unknown_field", key=key, what=what))
 
     def check_references(self, item: ResolvedObject, kind: str | None) -> None:
         for entry in item.own.fields:
@@ -388,16 +400,19 @@ class _Checker:
             if undefined:
                 self.failed_fields.add((item.id, entry.key))
             elif renderable and not template.is_literal:
-                self.rendered(item, entry.key)
+                self.to_render.append((item, entry.key))
 
     def fail_field(self, item: ResolvedObject, key: str, exc: ExpressionError) -> None:
+        """Report a field whose expression fails, once, on the field where the failing
+        expression is written (which may be a field that ``key`` follows)."""
         self.failed_fields.add((item.id, key))
-        reason = exc.reason
-        if (exc.object_id, exc.field) != (item.id, key):
-            reason += f" (in '{exc.field}' of object '{exc.object_id}')"
-        self.error(
-            item.id, message("bad_expression", key=key, reason=reason, position=exc.position)
-        )
+        origin = (exc.object_id or item.id, exc.field or key)
+        if origin != (item.id, key):
+            if origin in self.failed_fields:
+                return
+            self.failed_fields.add(origin)
+        text = message("bad_expression", key=origin[1], reason=exc.reason, position=exc.position)
+        self.error(origin[0], text)
 
     def rendered(self, item: ResolvedObject, key: str) -> tuple[tuple[str, ...], bool] | None:
         """Every rendered value of ``key`` and whether they rest only on given values;
