@@ -379,6 +379,24 @@ def test_the_explicit_on_demand_schedule_is_allowed() -> None:
     assert errors_of(document) == {}
 
 
+def test_the_explicit_on_demand_schedule_starts_on_activation() -> None:
+    document = on_demand()
+    document["objects"].append(
+        {
+            "id": "DefaultSchedule",
+            "type": "Schedule",
+            "period": "ONDEMAND_PERIOD",
+            "startAt": "FIRST_ACTIVATION_DATE_TIME",
+        }
+    )
+    assert errors_of(document) == {
+        "DefaultSchedule": (
+            "INVALID_FIELD_VALUE: 'startAt' value must be one of ONDEMAND_ACTIVATION_TIME, "
+            "not 'FIRST_ACTIVATION_DATE_TIME'.",
+        )
+    }
+
+
 # --- data nodes, activities, resources ----------------------------------------------
 
 
@@ -945,6 +963,7 @@ def test_no_backfill_warning_for_future_starts_or_without_a_clock() -> None:
     obj(document, "Default")["failureAndRerunMode"] = "cascade"
     assert check(document, now=datetime(2025, 12, 31, tzinfo=UTC)).warnings == {}
     assert check(document).warnings == {}
+    assert len(check(document, now=datetime(2026, 1, 2)).warnings) == len(RUNNABLE)
 
 
 # --- the result ---------------------------------------------------------------------
