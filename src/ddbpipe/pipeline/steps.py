@@ -13,6 +13,7 @@ path (the jar is never fetched or run):
 
 A ``HiveCopyActivity`` between a ``DynamoDBDataNode`` and an ``S3DataNode`` (either way)
 maps to the same jobs from the data nodes' fields. Anything else raises ``StepError``.
+``activity_jobs`` does it all for one run of an activity, rendering what it reads.
 Ratios stay ``Decimal`` and paths and tables strings; nothing passes through float.
 """
 
@@ -25,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
 from ddbpipe.errors import ConfigError
+from ddbpipe.pipeline.evaluation import FieldEvaluator, RuntimeFields
+from ddbpipe.pipeline.objects import ResolvedObject
 
 __all__ = [
     "EXPORT_CLASSES",
@@ -34,6 +37,7 @@ __all__ = [
     "ExportStep",
     "ImportStep",
     "StepError",
+    "activity_jobs",
     "hive_copy_job",
     "parse_step",
     "split_step",
@@ -254,3 +258,53 @@ def _node_ratio(activity_id: str, node: DataNodeFields, key: str) -> Decimal | N
             f"HiveCopyActivity {activity_id!r}: {key} {text!r} of {node.id!r} is not a number"
         )
     return Decimal(text.strip())
+
+
+_NODE_FIELDS = ("directoryPath", "tableName", "readThroughputPercent", "writeThroughputPercent")
+
+
+def activity_jobs(
+    evaluator: FieldEvaluator, activity_id: str, runtime: RuntimeFields
+) -> tuple[DynamoDBJob, ...]:
+    """The jobs one run of ``activity_id`` stands for, its fields rendered with
+    ``runtime``: one per ``step`` of an EmrActivity, or the copy of a HiveCopyActivity.
+
+    Raises ``StepError`` for anything ddbpipe cannot run, and ``ExpressionError`` when
+    a field it reads cannot be rendered.
+    """
+    activity = evaluator.graph[activity_id]
+    if activity.type == "EmrActivity":
+        steps = evaluator.field(activity_id, "step", runtime)
+        if not steps:
+            raise StepError(f"EmrActivity {activity_id!r} has no step to run")
+        return tuple(parse_step(step) for step in steps)
+    if activity.type == "HiveCopyActivity":
+        inputs = evaluator.graph.follow(activity, "input")
+        outputs = evaluator.graph.follow(activity, "output")
+        if not inputs or not outputs:
+            raise StepError(f"HiveCopyActivity {activity_id!r} needs an input and an output")
+        filter_sql = evaluator.field(activity_id, "filterSql", runtime)
+        return (
+            hive_copy_job(
+                activity_id,
+                _node_fields(evaluator, inputs[0], runtime),
+                _node_fields(evaluator, outputs[0], runtime),
+                filter_sql=filter_sql[0] if filter_sql else None,
+            ),
+        )
+    raise StepError(
+        f"{activity.type or 'an object without a type'} {activity_id!r} is not an activity "
+        "ddbpipe can run"
+    )
+
+
+def _node_fields(
+    evaluator: FieldEvaluator, node: ResolvedObject, runtime: RuntimeFields
+) -> DataNodeFields:
+    node_runtime = {key: value for key, value in runtime.items() if key != "@id"}
+    fields = {
+        key: evaluator.field(node.id, key, node_runtime)[0]
+        for key in _NODE_FIELDS
+        if node.strings(key)
+    }
+    return DataNodeFields(node.id, node.type, fields)

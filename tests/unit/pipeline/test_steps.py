@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import pickle
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from ddbpipe.errors import ConfigError
+from ddbpipe.pipeline.definition import definition_from_file
+from ddbpipe.pipeline.evaluation import FieldEvaluator
+from ddbpipe.pipeline.objects import ObjectGraph
 from ddbpipe.pipeline.steps import (
     DataNodeFields,
     ExportStep,
     ImportStep,
     StepError,
+    activity_jobs,
     hive_copy_job,
     parse_step,
     split_step,
@@ -209,4 +215,87 @@ def test_hive_copy_refusals(
 ) -> None:
     with pytest.raises(StepError) as caught:
         hive_copy_job("Copy", source, target, filter_sql=filter_sql)
+    assert str(caught.value) == problem
+
+
+START = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+NODES: list[dict[str, Any]] = [
+    {"id": "Default", "scheduleType": "ondemand"},
+    {
+        "id": "Table",
+        "type": "DynamoDBDataNode",
+        "tableName": "#{myTable}",
+        "writeThroughputPercent": "0.8",
+    },
+    {
+        "id": "Folder",
+        "type": "S3DataNode",
+        "directoryPath": "s3://bk/#{format(@scheduledStartTime, 'YYYY-MM-dd')}",
+    },
+]
+
+
+def evaluator_for(*activities: dict[str, Any]) -> FieldEvaluator:
+    definition = definition_from_file({"objects": [*NODES, *activities]})
+    return FieldEvaluator(ObjectGraph(definition), {"myTable": "Orders"})
+
+
+def test_activity_jobs_of_a_hive_copy_read_the_rendered_nodes() -> None:
+    evaluator = evaluator_for(
+        {
+            "id": "Copy",
+            "type": "HiveCopyActivity",
+            "input": {"ref": "Folder"},
+            "output": {"ref": "Table"},
+        }
+    )
+    assert activity_jobs(evaluator, "Copy", {"@scheduledStartTime": START, "@id": "@Copy_1"}) == (
+        ImportStep("s3://bk/2026-11-30", "Orders", Decimal("0.8")),
+    )
+
+
+def test_activity_jobs_of_an_emr_activity_one_per_step() -> None:
+    export = f"t.jar,{TOOLS}DynamoDBExport,#{{output.directoryPath}},#{{input.tableName}}"
+    evaluator = evaluator_for(
+        {
+            "id": "Backup",
+            "type": "EmrActivity",
+            "input": {"ref": "Table"},
+            "output": {"ref": "Folder"},
+            "step": [export, export + ",0.2"],
+        }
+    )
+    assert activity_jobs(evaluator, "Backup", {"@scheduledStartTime": START}) == (
+        ExportStep("s3://bk/2026-11-30", "Orders"),
+        ExportStep("s3://bk/2026-11-30", "Orders", Decimal("0.2")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("activity", "problem"),
+    [
+        ({"id": "A", "type": "EmrActivity"}, "EmrActivity 'A' has no step to run"),
+        (
+            {"id": "A", "type": "HiveCopyActivity", "input": {"ref": "Table"}},
+            "HiveCopyActivity 'A' needs an input and an output",
+        ),
+        (
+            {"id": "A", "type": "ShellCommandActivity"},
+            "ShellCommandActivity 'A' is not an activity ddbpipe can run",
+        ),
+        (
+            {
+                "id": "A",
+                "type": "HiveCopyActivity",
+                "input": {"ref": "Table"},
+                "output": {"ref": "Folder"},
+                "filterSql": "x > 1",
+            },
+            "HiveCopyActivity 'A': 'filterSql' is not supported; ddbpipe copies whole tables",
+        ),
+    ],
+)
+def test_activity_jobs_refuse_what_cannot_run(activity: dict[str, Any], problem: str) -> None:
+    with pytest.raises(StepError) as caught:
+        activity_jobs(evaluator_for(activity), "A", {"@scheduledStartTime": START})
     assert str(caught.value) == problem

@@ -29,7 +29,13 @@ from ddbpipe.pipeline.parameters import (
     parameter_values_from_cli,
     resolve_parameters,
 )
-from ddbpipe.pipeline.steps import DynamoDBJob, ExportStep, ImportStep, parse_step
+from ddbpipe.pipeline.steps import (
+    DynamoDBJob,
+    ExportStep,
+    ImportStep,
+    activity_jobs,
+    parse_step,
+)
 from ddbpipe.pipeline.validation import validate_definition
 
 PIPELINES = Path(__file__).resolve().parents[2] / "data" / "pipelines"
@@ -65,7 +71,12 @@ def rendered_steps(definition: PipelineDefinition) -> tuple[str, ...]:
 
 def job_of(definition: PipelineDefinition) -> DynamoDBJob:
     (step,) = rendered_steps(definition)
-    return parse_step(step)
+    graph = ObjectGraph(definition)
+    evaluator = FieldEvaluator(graph, resolve_parameters(definition).scope_values())
+    (activity,) = [item for item in graph if item.type == "EmrActivity"]
+    jobs = activity_jobs(evaluator, activity.id, {"@scheduledStartTime": START})
+    assert jobs == (parse_step(step),)
+    return jobs[0]
 
 
 @pytest.mark.parametrize("name", EXPORTS + IMPORTS)
