@@ -44,7 +44,8 @@ class FieldEvaluator:
         self._templates: dict[tuple[str, str, str], Template] = {}
 
     def template(self, object_id: str, key: str, text: str) -> Template:
-        """The parsed template of ``text``, a value of field ``key`` of ``object_id``."""
+        """The parsed template of ``text``, a value of field ``key`` written on
+        ``object_id`` (errors name that object)."""
         cache_key = (object_id, key, text)
         template = self._templates.get(cache_key)
         if template is None:
@@ -145,7 +146,7 @@ class ObjectScope:
             if entry.is_ref:
                 values.append(entry.value)
             else:
-                template = self.evaluator.template(self.item.id, key, entry.value)
+                template = self.evaluator.template(self.item.origin(key), key, entry.value)
                 values.extend(template.render_all(inner))
         return tuple(values)
 

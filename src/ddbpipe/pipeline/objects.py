@@ -22,10 +22,12 @@ DEFAULT_OBJECT_ID = "Default"
 
 @dataclass(frozen=True)
 class ResolvedObject:
-    """An object with its effective fields (own and inherited), grouped by key."""
+    """An object with its effective fields (own and inherited), grouped by key;
+    ``origins`` names, for each key, the object the values come from."""
 
     own: PipelineObject
     fields: Mapping[str, tuple[Field, ...]]
+    origins: Mapping[str, str]
 
     @property
     def id(self) -> str:
@@ -41,6 +43,10 @@ class ResolvedObject:
     def type(self) -> str | None:
         """The effective ``type``, or None."""
         return self.string("type")
+
+    def origin(self, key: str) -> str:
+        """The id of the object that sets ``key`` (this one, or an ancestor)."""
+        return self.origins.get(key, self.id)
 
     def has(self, key: str) -> bool:
         """Whether the object has (or inherits) ``key``."""
@@ -92,6 +98,7 @@ class ObjectGraph:
         fields: dict[str, list[Field]] = {}
         for entry in item.fields:
             fields.setdefault(entry.key, []).append(entry)
+        origins = dict.fromkeys(fields, item.id)
         chain = [item.id]
         parent_id = self._parent_of(item)
         while parent_id is not None and parent_id in self._own:
@@ -105,8 +112,9 @@ class ObjectGraph:
                 if entry.key != "parent" and entry.key not in fields:
                     inherited.setdefault(entry.key, []).append(entry)
             fields.update(inherited)
+            origins.update(dict.fromkeys(inherited, parent_id))
             parent_id = self._parent_of(parent)
-        return ResolvedObject(item, {key: tuple(values) for key, values in fields.items()})
+        return ResolvedObject(item, {key: tuple(values) for key, values in fields.items()}, origins)
 
     def __iter__(self) -> Iterator[ResolvedObject]:
         return iter(self._resolved.values())

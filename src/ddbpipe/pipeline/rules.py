@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from ddbpipe.pipeline.definition import PipelineDefinition
+from ddbpipe.pipeline.definition import Field, PipelineDefinition
 from ddbpipe.pipeline.evaluation import NEVER_EVALUATED, FieldEvaluator
 from ddbpipe.pipeline.expressions import ExpressionError, Value
 from ddbpipe.pipeline.messages import message
@@ -314,6 +314,12 @@ class _Checker:
                 self.failed_fields.add((item.id, entry.key))
             elif renderable and not template.is_literal:
                 self.to_render.append((item, entry.key))
+        if renderable:
+            # Inherited fields are rendered here too, in the object that uses them;
+            # their syntax is checked on the object that writes them.
+            for key, entries in item.fields.items():
+                if item.origin(key) != item.id and _has_expression(key, entries):
+                    self.to_render.append((item, key))
 
     def fail_field(self, item: ResolvedObject, key: str, exc: ExpressionError) -> None:
         """Report a field whose expression fails, once, on the field where the failing
@@ -330,7 +336,7 @@ class _Checker:
     def rendered(self, item: ResolvedObject, key: str) -> tuple[tuple[str, ...], bool] | None:
         """Every rendered value of ``key`` and whether they rest only on given values;
         None when an expression fails (reported once per field)."""
-        if (item.id, key) in self.failed_fields:
+        if {(item.id, key), (item.origin(key), key)} & self.failed_fields:
             return None
         self.parameters.used = False
         try:
@@ -519,6 +525,12 @@ _TYPE_RULES = {
     "EmrActivity": _check_emr_activity,
     "HiveCopyActivity": _check_hive_copy,
 }
+
+
+def _has_expression(key: str, entries: tuple[Field, ...]) -> bool:
+    if key in NEVER_EVALUATED or key.startswith("@"):
+        return False
+    return any("#{" in entry.value for entry in entries if not entry.is_ref)
 
 
 def _is_ratio(text: str) -> bool:

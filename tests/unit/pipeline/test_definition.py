@@ -267,7 +267,7 @@ def test_definition_error_is_a_config_error() -> None:
     assert issubclass(DefinitionError, ConfigError)
 
 
-def test_model_helpers() -> None:
+def test_model_accessors() -> None:
     item = PipelineObject(
         "A",
         "A",

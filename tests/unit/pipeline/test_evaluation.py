@@ -231,3 +231,15 @@ def test_templates_are_parsed_once() -> None:
     evaluator = evaluator_of(*EXPORT, myTable="T", myOut="o", myLogs="l")
     first = evaluator.template("Target", "directoryPath", "#{myOut}")
     assert evaluator.template("Target", "directoryPath", "#{myOut}") is first
+
+
+def test_errors_in_inherited_fields_name_the_object_that_writes_them() -> None:
+    evaluator = evaluator_of(
+        {"id": "Default", "pipelineLogUri": "s3://logs/#{myMissing}"},
+        {"id": "A", "type": "S3DataNode"},
+    )
+    assert evaluator.graph["A"].origin("pipelineLogUri") == "Default"
+    assert evaluator.graph["A"].origin("type") == "A"
+    with pytest.raises(ExpressionError) as caught:
+        evaluator.field("A", "pipelineLogUri", {})
+    assert (caught.value.object_id, caught.value.field) == ("Default", "pipelineLogUri")

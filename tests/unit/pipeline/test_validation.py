@@ -804,6 +804,28 @@ def test_expression_evaluation_errors_name_field_and_position() -> None:
     }
 
 
+def test_inherited_fields_are_rendered_where_used_and_reported_where_written() -> None:
+    document = on_demand()
+    obj(document, "Default")["pipelineLogUri"] = "s3://logs/#{format(@scheduledStartTime, 'q')}"
+    assert errors_of(document) == {
+        "Default": (
+            "INVALID_EXPRESSION: 'pipelineLogUri' value: format(): Illegal pattern component: q "
+            "at character 13.",
+        )
+    }
+
+
+def test_an_undefined_variable_in_default_is_reported_once() -> None:
+    document = on_demand()
+    obj(document, "Default")["pipelineLogUri"] = "#{myLogs}"
+    assert errors_of(document) == {
+        "Default": (
+            "MISSING_PARAMETER: 'pipelineLogUri' uses #{myLogs}, which has no parameter "
+            "object, value or default.",
+        )
+    }
+
+
 def test_every_my_variable_needs_a_parameter_value_or_default() -> None:
     document = on_demand()
     obj(document, "Target")["directoryPath"] = "#{myOut}/x"
