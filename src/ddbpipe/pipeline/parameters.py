@@ -51,7 +51,7 @@ _KNOWN_ATTRIBUTES = frozenset(
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DOUBLE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.DOTALL)
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-_]{1,254}")
+_BUCKET = re.compile(r"[^/\s]+")
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,8 @@ def test_spec_defaults_to_a_required_string() -> None:
         ("String", "anything", "anything"),
         ("AWS::S3::ObjectKey", "s3://bucket/prefix/", "s3://bucket/prefix/"),
         ("AWS::S3::ObjectKey", "s3://bucket", "s3://bucket"),
+        ("AWS::S3::ObjectKey", "s3://b/x", "s3://b/x"),
+        ("AWS::S3::ObjectKey", "s3://my bucket/x", None),
         ("AWS::S3::ObjectKey", "/var/backups", "/var/backups"),
         ("AWS::S3::ObjectKey", "backups/today", "backups/today"),
         ("AWS::S3::ObjectKey", "file:///var/backups", "file:///var/backups"),
