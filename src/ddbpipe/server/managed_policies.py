@@ -50,6 +50,9 @@ class UnknownManagedPolicyError(ConfigError):
         known = ", ".join(managed_policy_names())
         super().__init__(f"unknown managed policy {name!r}; known policies: {known}")
 
+    def __reduce__(self) -> tuple[type[UnknownManagedPolicyError], tuple[str]]:
+        return type(self), (self.name,)
+
 
 @dataclass(frozen=True)
 class ManagedPolicy:

@@ -68,6 +68,9 @@ _SERVICE = re.compile(r"[A-Za-z0-9-]+")
 class PolicyDocumentError(ConfigError):
     """A policy document is not valid; ``problems`` says what is wrong and where."""
 
+    def __reduce__(self) -> tuple[type[PolicyDocumentError], tuple[tuple[str, ...]]]:
+        return type(self), (self.problems,)
+
 
 @dataclass(frozen=True)
 class Statement:

@@ -173,8 +173,7 @@ INVALID: list[tuple[str, Any, str]] = [
         policy(statement(Resource="arn:aws:dynamodb:us-west-2:${aws:userid}:table/Forum")),
         (
             "Statement[0]: Resource 'arn:aws:dynamodb:us-west-2:${aws:userid}:table/Forum': a "
-            "policy "
-            "variable may stand only in the resource part of an ARN, after the fifth colon"
+            "policy variable may stand only in the resource part of an ARN, after the fifth colon"
         ),
     ),
     (
@@ -215,8 +214,7 @@ INVALID: list[tuple[str, Any, str]] = [
         conditioned({"StringEquals": {"username": "a"}}),
         (
             "Statement[0]: Condition StringEquals 'username': a condition key is service:name, "
-            "such "
-            "as aws:username"
+            "such as aws:username"
         ),
     ),
     (
@@ -286,8 +284,7 @@ INVALID: list[tuple[str, Any, str]] = [
         conditioned({"IpAddress": {"aws:SourceIp": "203.0.113.0/33"}}),
         (
             "Statement[0]: Condition IpAddress 'aws:SourceIp': '203.0.113.0/33' is not an IP "
-            "address "
-            "or CIDR range"
+            "address or CIDR range"
         ),
     ),
     (
