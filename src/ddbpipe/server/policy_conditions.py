@@ -7,7 +7,10 @@ match none of them. ``IfExists`` after an operator (all but ``Null``) makes a mi
 key true; ``ForAnyValue:`` and ``ForAllValues:`` before it compare every value of a
 multivalued key. A key missing from the request makes a condition false, except for
 negated operators (true), ``IfExists`` (true), ``ForAllValues`` (true) and ``Null``,
-which tests exactly that.
+which tests exactly that. With a set prefix, empty-string request values count as
+no value (a null data set); for ``Null`` a key whose values are all empty is null.
+Without a set prefix, a multivalued key holds when any of its values matches (for a
+negated operator, when none does).
 
 Numbers compare as ``Decimal``; dates as exact seconds since the epoch, written as
 ISO 8601 or as epoch seconds. A request value that cannot be read as the operator's

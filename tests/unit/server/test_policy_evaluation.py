@@ -974,6 +974,14 @@ NULLS = [
         "allow",
         "Null JSON false",
     ),
+    on(
+        "Null",
+        "aws:RequestTag/team",
+        "true",
+        {"aws:RequestTag/team": ""},
+        "allow",
+        "Null empty value is null",
+    ),
 ]
 
 ATTRIBUTES = ["PostDateTime", "Message", "Tags"]
@@ -1408,3 +1416,25 @@ def test_evaluation(case: Case) -> None:
 def test_there_are_enough_cases() -> None:
     assert len(CASES) >= 60
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_a_multivalued_key_without_a_set_operator() -> None:
+    # The guide asks for set operators on multivalued keys; without one, this project
+    # lets a positive operator hold when any value matches and a negated one when none
+    # does, as for a single value.
+    context = {"aws:TagKeys": ["env", "team"]}
+    positive = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [allow(**when("StringEquals", "aws:TagKeys", "team"))],
+        }
+    )
+    negated = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [allow(**when("StringNotEquals", "aws:TagKeys", "team"))],
+        }
+    )
+    assert evaluate([positive], "dynamodb:Scan", "*", context).allowed
+    assert not evaluate([negated], "dynamodb:Scan", "*", context).allowed
+    assert evaluate([negated], "dynamodb:Scan", "*", {"aws:TagKeys": ["env"]}).allowed
