@@ -1,7 +1,9 @@
 """The AWS managed policies that the server knows by name.
 
-Each document is AWS's published text of the policy's default version, kept as a
-JSON file in ``ddbpipe/server/policies/`` and read when first asked for. A policy is
+Each document is AWS's published text of the policy's default version (the AWS
+Managed Policy Reference, ``docs.aws.amazon.com/aws-managed-policy/latest/reference/
+<Name>.html``; the version is recorded below), kept as a JSON file in
+``ddbpipe/server/policies/`` and read when first asked for. A policy is
 found by its name (case-insensitively, as IAM names are) or by its ARN.
 """
 
