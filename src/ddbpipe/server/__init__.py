@@ -1,0 +1,1 @@
+"""The Data Pipeline service: API, authentication, authorisation and console."""
