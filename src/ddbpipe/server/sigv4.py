@@ -2,7 +2,8 @@
 
 ``verify`` rebuilds the canonical request from what arrived — the method, the raw path
 and query, the headers named in ``SignedHeaders`` with their received values, and the
-SHA-256 of the body received — the way botocore builds it when it signs, derives the
+SHA-256 of the body received — the way botocore builds it when it signs
+(``ddbpipe.server.canonical``), derives the
 signing key from the stored secret and compares signatures in constant time. It accepts
 the ``Authorization`` header and presigned query parameters, and checks, in the order the
 real services do: the parts of the signature, the timestamp (five minutes either way),
@@ -18,17 +19,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Generic, TypeVar
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import unquote
 
+from ddbpipe.server.canonical import (
+    ALGORITHM,
+    TERMINATOR,
+    Headers,
+    canonical_request,
+    header_map,
+    query_pairs,
+    signature,
+    string_to_sign,
+)
 from ddbpipe.server.errors import ApiError, ErrorCode
 
 __all__ = [
-    "ALGORITHM",
     "MAX_CLOCK_SKEW",
     "MAX_PRESIGNED_EXPIRES",
     "Headers",
@@ -37,10 +47,8 @@ __all__ = [
     "verify",
 ]
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_PRESIGNED_EXPIRES = 604800  # seconds: a week
-_TERMINATOR = "aws4_request"
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
 _TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -53,10 +61,6 @@ _INVALID_TOKEN = "The security token included in the request is invalid"
 
 P = TypeVar("P")
 
-Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
-"""Request headers: a mapping, or (name, value) pairs in arrival order with repeats
-(such as an ASGI scope's ``headers``); bytes are read as Latin-1."""
-
 
 @dataclass(frozen=True)
 class StoredCredential(Generic[P]):
@@ -67,6 +71,10 @@ class StoredCredential(Generic[P]):
     principal: P
     session_token: str | None = field(default=None, repr=False)
     expiration: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.expiration is not None and self.expiration.tzinfo is None:
+            raise ValueError("expiration must be timezone-aware")
 
     @property
     def temporary(self) -> bool:
@@ -124,12 +132,14 @@ def verify(
     server's clock (timezone-aware), ``service`` the signing name the request must be
     scoped to (``datapipeline``, ``sts``), ``regions`` the regions accepted, and
     ``lookup`` finds the stored credential of an access key ID. With ``debug``, a
-    signature mismatch names the canonical request and string to sign expected.
+    signature mismatch names the canonical request and string to sign expected, as AWS
+    does; they repeat the signed headers, session token included, so keep such messages
+    out of shared logs.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    received = _header_map(headers)
-    params = _query_pairs(query)
+    received = header_map(headers)
+    params = query_pairs(query)
     auth = _read_auth(received, params)
     _check_time(auth, now)
     signed = {name.lower() for name in auth.signed_headers}
@@ -154,50 +164,29 @@ def verify(
     credential = lookup(access_key_id)
     if credential is None:
         raise ApiError(ErrorCode.UNRECOGNIZED_CLIENT, f"{_INVALID_TOKEN}.")
-    canonical = _canonical_request(
-        method, path, params, auth, received, _payload_hash(received, body)
+    if auth.presigned:
+        params = [(n, v) for n, v in params if unquote(n) != "X-Amz-Signature"]
+    canonical = canonical_request(
+        method, path, params, auth.signed_headers, received, _payload_hash(received, body)
     )
-    scope = f"{date}/{region}/{service}/{_TERMINATOR}"
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    string_to_sign = f"{ALGORITHM}\n{auth.timestamp}\n{scope}\n{digest}"
-    expected = _signature(credential.secret_access_key, date, region, service, string_to_sign)
+    scope = f"{date}/{region}/{service}/{TERMINATOR}"
+    to_sign = string_to_sign(auth.timestamp, scope, canonical)
+    expected = signature(credential.secret_access_key, date, region, service, to_sign)
     if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
         message = _SIGNATURE_MISMATCH
         if debug:
             message += (
                 f"\n\nThe Canonical String for this request should have been\n'{canonical}'"
-                f"\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+                f"\n\nThe String-to-Sign should have been\n'{to_sign}'\n"
             )
         raise ApiError(ErrorCode.INVALID_SIGNATURE, message)
     _check_session(credential, auth.session_token, now)
     return VerifiedRequest(access_key_id, credential, region, auth.signed_at)
 
 
-def _header_map(headers: Headers) -> dict[str, list[str]]:
-    """Lower-cased header names to their values, in arrival order."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    received: dict[str, list[str]] = {}
-    for name, value in pairs:
-        key = name.decode("latin-1") if isinstance(name, bytes) else name
-        text = value.decode("latin-1") if isinstance(value, bytes) else value
-        received.setdefault(key.lower(), []).append(text)
-    return received
-
-
 def _one(received: Mapping[str, list[str]], name: str) -> str | None:
     values = received.get(name)
     return ",".join(values) if values else None
-
-
-def _query_pairs(query: str | bytes) -> list[tuple[str, str]]:
-    """The query string's (name, value) pairs, still percent-encoded."""
-    text = query.decode("latin-1") if isinstance(query, bytes) else query
-    pairs = []
-    for item in text.split("&"):
-        if item:
-            name, _, value = item.partition("=")
-            pairs.append((name, value))
-    return pairs
 
 
 def _read_auth(received: Mapping[str, list[str]], params: list[tuple[str, str]]) -> _Auth:
@@ -369,9 +358,9 @@ def _check_scope(auth: _Auth, service: str, regions: Collection[str]) -> tuple[s
         problems.append(f"Credential should be scoped to a valid region, not '{region}'.")
     if scoped_service != service:
         problems.append(f"Credential should be scoped to correct service: '{service}'.")
-    if terminator != _TERMINATOR:
+    if terminator != TERMINATOR:
         problems.append(
-            f"Credential should be scoped with a valid terminator: '{_TERMINATOR}', "
+            f"Credential should be scoped with a valid terminator: '{TERMINATOR}', "
             f"not '{terminator}'."
         )
     if date != auth.timestamp[:8]:
@@ -401,64 +390,6 @@ def _payload_hash(received: Mapping[str, list[str]], body: bytes) -> str:
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
     return declared
-
-
-def _canonical_request(
-    method: str,
-    path: str | bytes,
-    params: list[tuple[str, str]],
-    auth: _Auth,
-    received: Mapping[str, list[str]],
-    payload_hash: str,
-) -> str:
-    lines = [
-        f"{name}:{','.join(' '.join(value.split()) for value in received.get(name.lower(), []))}"
-        for name in auth.signed_headers
-    ]
-    return "\n".join(
-        [
-            method.upper(),
-            _canonical_path(path),
-            _canonical_query(params, presigned=auth.presigned),
-            "\n".join(lines) + "\n",
-            ";".join(auth.signed_headers),
-            payload_hash,
-        ]
-    )
-
-
-def _canonical_path(path: str | bytes) -> str:
-    """The path with dot segments and repeated slashes removed, URI-encoded once more."""
-    raw = path if isinstance(path, bytes) else path.encode()
-    text = raw.decode("latin-1")
-    segments: list[str] = []
-    for segment in text.split("/"):
-        if segment == "..":
-            if segments:
-                segments.pop()
-        elif segment and segment != ".":
-            segments.append(segment)
-    normalized = ("/" if text.startswith("/") or not text else "") + "/".join(segments)
-    if segments and text.endswith("/"):
-        normalized += "/"
-    return quote(normalized.encode("latin-1"), safe="/~")
-
-
-def _canonical_query(params: list[tuple[str, str]], *, presigned: bool) -> str:
-    """Names and values decoded and encoded again the one canonical way, then sorted."""
-    encoded = sorted(
-        (quote(unquote_to_bytes(name), safe="-_.~"), quote(unquote_to_bytes(value), safe="-_.~"))
-        for name, value in params
-        if not (presigned and unquote(name) == "X-Amz-Signature")
-    )
-    return "&".join(f"{name}={value}" for name, value in encoded)
-
-
-def _signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, _TERMINATOR):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _check_session(credential: StoredCredential[P], token: str | None, now: datetime) -> None:

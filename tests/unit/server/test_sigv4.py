@@ -245,6 +245,34 @@ def test_presigned_query_verifies() -> None:
     assert error.message.endswith(" - 1 min.)")
 
 
+def test_documented_example_request_verifies() -> None:
+    # The worked example of the IAM guide's "Create a signed AWS API request" page.
+    authorization = (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date, "
+        "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    )
+    headers = [
+        ("Host", "iam.amazonaws.com"),
+        ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+        ("X-Amz-Date", "20150830T123600Z"),
+        ("Authorization", authorization),
+    ]
+    example = {"AKIDEXAMPLE": StoredCredential("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "me")}
+    verified = verify(
+        "GET",
+        "/",
+        "Action=ListUsers&Version=2010-05-08",
+        headers,
+        b"",
+        now=datetime(2015, 8, 30, 12, 36, tzinfo=UTC),
+        service="iam",
+        regions={"us-east-1"},
+        lookup=example.get,
+    )
+    assert verified.principal == "me"
+
+
 # --- boto3 clients: the requests they really send ---------------------------------------
 
 
@@ -582,6 +610,8 @@ def test_naive_clock_is_a_programming_error() -> None:
     request = signed()
     with pytest.raises(ValueError, match="timezone-aware"):
         check(request, now=request.signed_at.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        StoredCredential("s", "p", session_token="t", expiration=datetime(2100, 1, 1))
 
 
 # --- the debug explanation --------------------------------------------------------------
