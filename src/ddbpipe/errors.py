@@ -248,11 +248,13 @@ class WorkerLostError(FatalError):
 class ServiceError(FatalError):
     """An error returned by DynamoDB or S3 that has no more specific class."""
 
-    def __init__(self, service: str, code: str, message: str) -> None:
+    def __init__(self, service: str, code: str, message: str, *, operation: str = "") -> None:
         self.service = service
         self.code = code
+        self.operation = operation
         self.detail = message
-        super().__init__(f"{service} error {code}: {message}")
+        where = f"{operation}: " if operation else ""
+        super().__init__(f"{service} error {code}: {where}{message}")
 
 
 class DataError(DdbpipeError):

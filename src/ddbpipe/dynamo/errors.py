@@ -57,7 +57,7 @@ def map_response_error(
         return TableNotFoundError(resource, region)
     if code in _ACCESS or status == 403:
         return AccessDeniedError(f"dynamodb:{operation}", resource or "DynamoDB", message or code)
-    return ServiceError("DynamoDB", code or f"HTTP {status}", f"{operation}: {message}")
+    return ServiceError("DynamoDB", code or f"HTTP {status}", message, operation=operation)
 
 
 def map_connection_error(operation: str, endpoint: str, exc: Exception) -> DdbpipeError:

@@ -412,7 +412,9 @@ def _open_checkpoint(config: ImportConfig, source: str, table: str) -> ImportChe
     path = import_checkpoint_path(config.state_dir, source, table)
     if config.resume:
         return ImportCheckpoint.load(path, source, table)
-    return ImportCheckpoint(path, source, table)
+    checkpoint = ImportCheckpoint(path, source, table)
+    checkpoint.save()  # before the first write: a job killed at any moment can be resumed
+    return checkpoint
 
 
 def _task(

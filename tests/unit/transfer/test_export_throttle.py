@@ -13,21 +13,10 @@ from ddbpipe.dynamo.throttle import BucketState
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.export_task import PageRead, SegmentTask, run_segment
-from ddbpipe.transfer.worker import WorkerContext
+from tests.support.simulated import SimulatedContext, SimulatedTime
 
 ITEM_BYTES = 500
 LATENCY = 0.02
-
-
-class SimulatedTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FakeDynamo:
@@ -66,16 +55,6 @@ class FakeDynamo:
         if start + len(page) < len(self.items):
             response["LastEvaluatedKey"] = {"pk": page[-1]["pk"]}
         return orjson.dumps(response)
-
-
-class SimulatedContext(WorkerContext):
-    def __init__(self, state: BucketState, time: SimulatedTime, dynamo: FakeDynamo) -> None:
-        self.events: list[object] = []
-        super().__init__(state, self.events.append, clock=time.clock, sleep=time.sleep)
-        self.fake = dynamo
-
-    def dynamo_client(self, config: DynamoConfig) -> Any:
-        return self.fake
 
 
 def one_segment(folder: Path) -> SegmentTask:

@@ -16,8 +16,7 @@ from ddbpipe.items import KeyAttribute, KeySchema
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.import_task import FileTask, run_file
-from ddbpipe.transfer.worker import WorkerContext
-from tests.unit.transfer.test_export_throttle import SimulatedTime
+from tests.support.simulated import SimulatedContext, SimulatedTime
 
 
 class FakeDynamo:
@@ -51,13 +50,21 @@ class FakeDynamo:
         )
 
 
-class SimulatedContext(WorkerContext):
-    def __init__(self, state: BucketState, time: SimulatedTime, dynamo: FakeDynamo) -> None:
-        super().__init__(state, lambda event: None, clock=time.clock, sleep=time.sleep)
-        self.fake = dynamo
-
-    def dynamo_client(self, config: DynamoConfig) -> Any:
-        return self.fake
+def file_task(folder: Path) -> FileTask:
+    """The task that writes ``folder/part`` into table ``t``."""
+    return FileTask(
+        table="t",
+        file=BackupFile("part", str(folder / "part"), 0),
+        format=RecordFormat("datapipeline"),
+        start_line=0,
+        schema=KeySchema(KeyAttribute("pk", "S")),
+        folder_url=str(folder),
+        store=StoreConfig(),
+        dynamo=DynamoConfig(region="us-east-1"),
+        on_error="fail",
+        dry_run=False,
+        retry=RetryPolicy(base_delay=0.01, max_delay=0.1),
+    )
 
 
 def test_writes_keep_to_the_rate_and_every_item_lands(tmp_path: Path) -> None:
@@ -67,22 +74,30 @@ def test_writes_keep_to_the_rate_and_every_item_lands(tmp_path: Path) -> None:
     time = SimulatedTime()
     dynamo = FakeDynamo(time)
     context = SimulatedContext(BucketState(rate=rate, burst=max(rate, 25.0)), time, dynamo)
-    task = FileTask(
-        table="t",
-        file=BackupFile("part", str(tmp_path / "part"), 0),
-        format=RecordFormat("datapipeline"),
-        start_line=0,
-        schema=KeySchema(KeyAttribute("pk", "S")),
-        folder_url=str(tmp_path),
-        store=StoreConfig(),
-        dynamo=DynamoConfig(region="us-east-1"),
-        on_error="fail",
-        dry_run=False,
-        retry=RetryPolicy(base_delay=0.01, max_delay=0.1),
-    )
-    result = run_file(task, context)
+    result = run_file(file_task(tmp_path), context)
     assert result.written == 5000
     assert dynamo.stored == {i["pk"]["S"]: i for i in items}
     assert time.now > 60
     per_second = sum(c for t, c in dynamo.log if t < 60) / 60
     assert abs(per_second - rate) <= 0.1 * rate, per_second
+
+
+def test_large_items_never_borrow_more_than_one_request_beyond_the_rate(tmp_path: Path) -> None:
+    # Items of ~390 KB cost ~390 WCU each, far more than a second of a 50 WCU/s limit.
+    items = [{"pk": {"S": f"k{n:03d}"}, "pad": {"S": "x" * 399_000}} for n in range(12)]
+    (tmp_path / "part").write_bytes(encode_items(items))
+    rate = 50.0
+    time = SimulatedTime()
+    dynamo = FakeDynamo(time)
+    context = SimulatedContext(BucketState(rate=rate, burst=max(rate, 25.0)), time, dynamo)
+    result = run_file(file_task(tmp_path), context)
+    assert result.written == 12
+    largest = max(consumed for _, consumed in dynamo.log)
+    assert largest < 400  # one item per request: a batch never takes more than it must
+    elapsed = time.now
+    total = sum(consumed for _, consumed in dynamo.log)
+    # What was written stays within the rate, plus the one request that started it all.
+    assert total <= rate * elapsed + largest, (total, elapsed)
+    for start, _ in dynamo.log:
+        in_window = sum(c for t, c in dynamo.log if start <= t < start + 1.0)
+        assert in_window <= rate + largest, (start, in_window)
