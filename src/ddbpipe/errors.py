@@ -229,8 +229,6 @@ class InterruptedExportError(NotABackupError):
         self.folder = folder
         self.resumable = resumable
         super().__init__(message)
-        if resumable:
-            self.resume = ResumePoint("export", folder)
 
 
 class RetriesExhaustedError(FatalError):

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from ddbpipe.cli.errors import handle_errors
+from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
     connection_options,
@@ -67,7 +67,9 @@ def convert_command(
     what it wrote.
     """
     connection.require_s3_endpoint(source, dest)
-    output = use_output(Output("convert", json=as_json))
+    output = use_output(Output("convert", json=as_json, resume=ResumeCommand()))
+    assert output.resume is not None
+    output.resume.connection = connection.flags()
     config = connection.s3()
     with job_signals() as cancel, progress_reporter("convert") as report:
         result = convert_backup(

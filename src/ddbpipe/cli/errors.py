@@ -107,8 +107,8 @@ class ResumeCommand:
     each command as it starts (``flags``), with paths made absolute."""
 
     def __init__(self) -> None:
-        self.flags: dict[str, str | None] = {}
-        self.switches: list[str] = []
+        self.connection: dict[str, str | None] = {}
+        self.options: dict[str, str | None] = {}
 
     def text(self, point: ResumePoint) -> str:
         """``ddbpipe export --resume FOLDER ...`` or ``ddbpipe import --resume SOURCE
@@ -116,10 +116,18 @@ class ResumeCommand:
         words = ["ddbpipe", point.job, "--resume", point.location]
         if point.job == "import" and point.table is not None:
             words.append(point.table)
-        for name, value in self.flags.items():
+        return self._joined(words, {**self.connection, **self.options})
+
+    def finish_export(self, folder: str) -> str:
+        """The command that finishes the interrupted export in ``folder`` (found by
+        another command: only the connection options apply)."""
+        return self._joined(["ddbpipe", "export", "--resume", folder], self.connection)
+
+    @staticmethod
+    def _joined(words: list[str], flags: dict[str, str | None]) -> str:
+        for name, value in flags.items():
             if value:
-                words += [f"--{name.replace('_', '-')}", value]
-        words += [f"--{name}" for name in self.switches]
+                words = [*words, f"--{name.replace('_', '-')}", value]
         return " ".join(shlex.quote(word) for word in words)
 
 
@@ -138,7 +146,8 @@ def _hints(error: DdbpipeError, resume: ResumeCommand | None) -> list[str]:
             done = f"{point.done:,} items are done; " if point.done else ""
             hints.append(f"{done}once the cause is fixed, resume with: {resume.text(point)}")
     elif isinstance(error, InterruptedExportError) and error.resumable:
-        hints.append(f"finish it with: ddbpipe export --resume {shlex.quote(error.folder)}")
+        command = (resume or ResumeCommand()).finish_export(error.folder)
+        hints.append(f"finish it with: {command}")
     return hints
 
 

@@ -96,7 +96,8 @@ def export_command(
         )
     output = use_output(Output("export", json=as_json, resume=ResumeCommand()))
     assert output.resume is not None
-    output.resume.flags = {**connection.flags(), "workers": _text(workers)}
+    output.resume.connection = connection.flags()
+    output.resume.options = {"workers": _text(workers)}
     config = ExportConfig(
         read_ratio=read_ratio,
         segments=segments,

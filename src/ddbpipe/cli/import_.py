@@ -101,8 +101,8 @@ def import_command(
     output = use_output(Output("import", json=as_json, resume=ResumeCommand()))
     rejects = os.path.abspath(rejects) if rejects else None
     assert output.resume is not None
-    output.resume.flags = {
-        **connection.flags(),
+    output.resume.connection = connection.flags()
+    output.resume.options = {
         "write_ratio": _text(write_ratio),
         "max_wcu": _text(max_wcu),
         "workers": _text(workers),

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ddbpipe.backups.chain import open_chain
-from ddbpipe.cli.errors import handle_errors
+from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
     connection_options,
@@ -56,7 +56,9 @@ def inspect_command(
     would apply, in order), or plain files. Exits 4 if --verify finds a problem.
     """
     connection.require_s3_endpoint(folder)
-    output = use_output(Output("inspect", json=as_json))
+    output = use_output(Output("inspect", json=as_json, resume=ResumeCommand()))
+    assert output.resume is not None
+    output.resume.connection = connection.flags()
     chain = open_chain(
         folder,
         connection.s3(),

@@ -119,7 +119,9 @@ class ExportConfig:
             problems.append(
                 f"format must be one of {', '.join(EXPORT_FORMATS)}, got {self.format!r}"
             )
-        problems += self.dynamo.problems() + self.store.problems()
+        problems += self.dynamo.problems()
+        if self.store.region != self.dynamo.region:  # else the same region, said once
+            problems += self.store.problems()
         if problems:
             raise ConfigError(problems)
 

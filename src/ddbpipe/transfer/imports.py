@@ -99,7 +99,9 @@ class ImportConfig:
         """Raise ``ConfigError`` listing every invalid setting, before anything is
         written: including a rejects file or state folder that cannot be written."""
         problems = pacing_problems("write", self.write_ratio, self.workers, self.max_wcu)
-        problems += self.plain.problems() + self.dynamo.problems() + self.store.problems()
+        problems += self.plain.problems() + self.dynamo.problems()
+        if self.store.region != self.dynamo.region:  # else the same region, said once
+            problems += self.store.problems()
         if self.on_error not in ("fail", "skip"):
             problems.append(f"on-error must be fail or skip, got {self.on_error!r}")
         if self.rejects_path:

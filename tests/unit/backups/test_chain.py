@@ -69,3 +69,20 @@ def test_one_export_is_a_chain_of_one(tmp_path: Path) -> None:
     folder = write_native_export(tmp_path, [[{"pk": {"S": "a"}}]])
     assert len(open_chain(str(tmp_path)).backups) == 1
     assert open_chain(str(folder)).backups[0].url == str(folder)
+
+
+def test_full_exports_of_different_tables_are_refused_and_named(tmp_path: Path) -> None:
+    orders = "arn:aws:dynamodb:us-east-1:123456789012:table/orders"
+    users = "arn:aws:dynamodb:us-east-1:123456789012:table/users"
+    write_native_export(
+        tmp_path, [[{"pk": {"S": "a"}}]], "01668227450456-aaaaaaaa", table_arn=orders
+    )
+    write_native_export(
+        tmp_path, [[{"pk": {"S": "b"}}]], "01668227450457-bbbbbbbb", table_arn=users
+    )
+    with pytest.raises(NotABackupError) as caught:
+        open_chain(str(tmp_path))
+    message = str(caught.value)
+    assert f"{tmp_path} holds exports of 2 tables" in message
+    assert f"orders: {tmp_path}/AWSDynamoDB/01668227450456-aaaaaaaa" in message
+    assert f"users: {tmp_path}/AWSDynamoDB/01668227450457-bbbbbbbb" in message

@@ -120,6 +120,13 @@ def test_real_native_manifests_open_and_report_the_missing_data(tmp_path: Path) 
     assert backup.summary.item_count == 6
     assert backup.files == ()
     assert len(backup.missing) == 1
+    # Reported against the file that lists it, not a Data Pipeline manifest.
+    [problem] = backup.problems()
+    assert problem.startswith("manifest-files.json lists 'data/")
+    with pytest.raises(DataError) as caught:
+        require_complete(backup)
+    assert caught.value.source == str(tmp_path / "export" / "manifest-files.json")
+    assert caught.value.reason.startswith("manifest-files.json lists 1 file that is not in the")
 
 
 def test_native_export_reads_from_its_folder_or_its_prefix(tmp_path: Path) -> None:
