@@ -53,7 +53,7 @@ def test_an_import_from_a_relative_path_resumes_by_the_printed_command(
     assert command[:4] == ["import", "--resume", str(tmp_path / "b"), table]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    resumed = run_ddbpipe(*command, cwd=elsewhere)
+    resumed = run_ddbpipe(*command, "--max-wcu", "100000", cwd=elsewhere)
     assert resumed.returncode == 0, resumed.stderr
     assert canonical_set(scan_all(dynalite, table)) == canonical_set(items)
 
