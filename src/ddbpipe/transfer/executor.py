@@ -270,6 +270,7 @@ class _Run:
         _, task = worker.task
         worker.task = None
         self.interrupted = True
+        worker.process.join(timeout=0.5)  # reaped, so that its exit code is known
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         self._begin_stop(
