@@ -77,6 +77,16 @@ def _run_options(command: Any) -> Any:
                 "--workers", type=int, help="Worker processes of each job (default: one per core)."
             ),
             click.option("--sns-endpoint-url", help="SNS endpoint for SnsAlarm actions."),
+            click.option(
+                "--max-rcu",
+                type=float,
+                help="Read capacity that export ratios are taken of, instead of the table's.",
+            ),
+            click.option(
+                "--max-wcu",
+                type=float,
+                help="Write capacity that import ratios are taken of, instead of the table's.",
+            ),
         ]
     ):
         command = option(command)
@@ -132,9 +142,20 @@ def _refuse(output: Output, result: ValidationResult) -> None:
     sys.exit(EXIT_INVALID)
 
 
-def _runner_config(connection: Connection, workers: int | None, sns: str | None) -> RunnerConfig:
+def _runner_config(
+    connection: Connection,
+    workers: int | None,
+    sns: str | None,
+    max_rcu: float | None,
+    max_wcu: float | None,
+) -> RunnerConfig:
     return RunnerConfig(
-        dynamo=connection.dynamo(), store=connection.s3(), sns_endpoint_url=sns, workers=workers
+        dynamo=connection.dynamo(),
+        store=connection.s3(),
+        sns_endpoint_url=sns,
+        workers=workers,
+        max_rcu=max_rcu,
+        max_wcu=max_wcu,
     )
 
 
@@ -200,6 +221,8 @@ def run_command(
     once: bool,
     workers: int | None,
     sns_endpoint_url: str | None,
+    max_rcu: float | None,
+    max_wcu: float | None,
     state: str | None,
     connection: Connection,
     as_json: bool,
@@ -226,7 +249,7 @@ def run_command(
     if validation.warnings:
         err_console.print(escape(render_validation(validation)), highlight=False, soft_wrap=True)
     folder = _state(state)
-    config = _runner_config(connection, workers, sns_endpoint_url)
+    config = _runner_config(connection, workers, sns_endpoint_url, max_rcu, max_wcu)
     with job_signals() as cancel, run_display(err_console) as sink:
         result = run_pipeline(
             loaded,
@@ -253,6 +276,8 @@ def resume_command(
     once: bool,
     workers: int | None,
     sns_endpoint_url: str | None,
+    max_rcu: float | None,
+    max_wcu: float | None,
     state: str | None,
     connection: Connection,
     as_json: bool,
@@ -278,6 +303,8 @@ def resume_command(
         connection,
         workers or saved.get("workers"),
         sns_endpoint_url or saved.get("sns_endpoint_url"),
+        max_rcu or saved.get("max_rcu"),
+        max_wcu or saved.get("max_wcu"),
     )
     with job_signals() as cancel, run_display(err_console) as sink:
         result = resume_pipeline(

@@ -126,6 +126,7 @@ class PipelinePlan:
     actions: Mapping[str, ActionPlan]
     ondemand: bool
     masked: tuple[str, ...] = field(default=())
+    order: Mapping[str, int] = field(default_factory=dict)
 
     def runtime(self, scheduled_start: datetime, scheduled_end: datetime) -> dict[str, Value]:
         """The runtime fields every instance of the pipeline shares."""
@@ -134,6 +135,11 @@ class PipelinePlan:
             "@scheduledEndTime": scheduled_end,
             "@pipelineId": self.pipeline_id,
         }
+
+    def rank(self, component_id: str) -> int:
+        """Where the component comes in an order that puts every component after what it
+        waits for, and each resource after the activities that run on it."""
+        return self.order.get(component_id, len(self.order))
 
     def consumers(self, component_id: str) -> tuple[str, ...]:
         """Components that wait for ``component_id``."""
@@ -204,7 +210,32 @@ def build_plan(
         actions,
         reader.ondemand,
         masked,
+        _order(components),
     )
+
+
+def _order(components: Mapping[str, ComponentPlan]) -> dict[str, int]:
+    """A rank per component: after everything it waits for (a cycle is broken where it
+    is found), resources after the activities that run on them."""
+    before: dict[str, list[str]] = {key: list(plan.depends_on) for key, plan in components.items()}
+    for plan in components.values():
+        if plan.runs_on in before:
+            before[plan.runs_on].append(plan.id)
+    order: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def visit(key: str) -> None:
+        if key in order or key in visiting:
+            return
+        visiting.add(key)
+        for first in before.get(key, ()):
+            visit(first)
+        visiting.discard(key)
+        order[key] = len(order)
+
+    for key in sorted(components):
+        visit(key)
+    return order
 
 
 def _with_producers(

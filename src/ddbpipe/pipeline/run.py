@@ -192,6 +192,8 @@ def _save_settings(engine: PipelineEngine, pipeline_id: str, config: RunnerConfi
         "s3_endpoint_url": config.store.endpoint_url,
         "sns_endpoint_url": config.sns_endpoint_url,
         "workers": config.workers,
+        "max_rcu": config.max_rcu,
+        "max_wcu": config.max_wcu,
     }
     with engine.state.transaction() as db:
         engine.state.update_pipeline(

@@ -147,6 +147,9 @@ class _Advance:
         active = self.t.state.objects(
             self.record.pipeline_id, sphere="INSTANCE", statuses=_ACTIVE, db=self.t.db
         )
+        active.sort(
+            key=lambda item: (item.scheduled_start or "", self.plan.rank(item.component_id or ""))
+        )
         self.running = Counter(
             item.component_id for item in active if item.status == ObjectStatus.RUNNING
         )
