@@ -8,6 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+
+from ddbpipe.cli import cli
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.pipeline.definition import PipelineDefinition, definition_from_file, load_definition
 from ddbpipe.pipeline.engine import PipelineEngine
@@ -80,3 +83,17 @@ def of_component(found: dict[str, ObjectRecord], component_id: str) -> list[Obje
         (item for item in found.values() if item.component_id == component_id),
         key=lambda item: item.scheduled_start or "",
     )
+
+
+def run_cli(*args: str) -> tuple[int, dict[str, Any], str]:
+    """Run ``ddbpipe <args> --json`` in this process: the exit code, the JSON document and
+    what went to stderr."""
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    document = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.exit_code, document, result.stderr
+
+
+def run_instances(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The instances of a ``pipeline run --json`` result, by component."""
+    (result,) = document["results"]
+    return {item["component_id"]: item for item in result["instances"]}
