@@ -59,14 +59,10 @@ def wait_for_parts(out: Path, minimum: int, timeout: float = 90) -> Path:
     raise AssertionError("the export made no progress")
 
 
-def test_sigkill_then_resume_gives_every_item_exactly_once(
-    dynalite: Endpoint, unique_name: str, tmp_path: Path
-) -> None:
-    table = f"killed-{unique_name}"
-    make_table(dynalite, table, [every_type_item(n) for n in range(ITEMS)])
-    out, state, path = tmp_path / "out", tmp_path / "state", tmp_path / "backup.json"
-    write_definition(path, table, out)
-    runner = subprocess.Popen(
+def start_runner(path: Path, state: Path, endpoint: Endpoint) -> subprocess.Popen[str]:
+    """`ddbpipe pipeline run` of ``path``, slowly (40 RCU/s, two workers), in its own
+    process."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -77,9 +73,9 @@ def test_sigkill_then_resume_gives_every_item_exactly_once(
             "--state",
             str(state),
             "--endpoint-url",
-            dynalite.url,
+            endpoint.url,
             "--region",
-            dynalite.region,
+            endpoint.region,
             "--max-rcu",
             "40",
             "--workers",
@@ -89,6 +85,60 @@ def test_sigkill_then_resume_gives_every_item_exactly_once(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def exported_keys(folder: Path) -> list[str]:
+    opened = open_backup(str(folder))
+    return [item["pk"]["S"] for f in opened.files for _, item in opened.iter_items(f)]
+
+
+def test_ctrl_c_stops_with_checkpoints_and_the_next_run_goes_on(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"stopped-{unique_name}"
+    make_table(dynalite, table, [every_type_item(n) for n in range(ITEMS)])
+    out, state, path = tmp_path / "out", tmp_path / "state", tmp_path / "backup.json"
+    write_definition(path, table, out)
+    runner = start_runner(path, state, dynalite)
+    folder = wait_for_parts(out, minimum=2)
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert "resume with: ddbpipe pipeline resume df-" in err
+    assert f"--endpoint-url {dynalite.url}" in err
+    assert not (folder / "_SUCCESS").exists()
+    assert (folder / "_checkpoint.json").exists()
+    # The same run again continues the pipeline from its checkpoint.
+    code, document, stderr = run_cli(
+        "pipeline",
+        "run",
+        str(path),
+        "--state",
+        str(state),
+        "--endpoint-url",
+        dynalite.url,
+        "--region",
+        dynalite.region,
+    )
+    assert code == 0, stderr
+    backup = run_instances(document)["Backup"]
+    pipeline_id = document["results"][0]["pipeline_id"]
+    tries = attempts(state, pipeline_id, backup["instance_id"])
+    assert [a.status for a in tries] == ["CANCELED", "FINISHED"]
+    assert tries[0].fields["errorMessage"].startswith("stopped: the runner was stopped (SIGINT)")
+    keys = exported_keys(folder)
+    assert len(keys) == ITEMS
+    assert set(keys) == {f"item-{n:05d}" for n in range(ITEMS)}
+
+
+def test_sigkill_then_resume_gives_every_item_exactly_once(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"killed-{unique_name}"
+    make_table(dynalite, table, [every_type_item(n) for n in range(ITEMS)])
+    out, state, path = tmp_path / "out", tmp_path / "state", tmp_path / "backup.json"
+    write_definition(path, table, out)
+    runner = start_runner(path, state, dynalite)
     try:
         folder = wait_for_parts(out, minimum=2)
     finally:
@@ -115,8 +165,7 @@ def test_sigkill_then_resume_gives_every_item_exactly_once(
         ("FINISHED", None),
     ]
     assert "going on from the checkpoint" in Path(tries[1].fields["emrStepLog"]).read_text()
-    opened = open_backup(str(folder))
-    keys = [item["pk"]["S"] for f in opened.files for _, item in opened.iter_items(f)]
+    keys = exported_keys(folder)
     assert len(keys) == ITEMS
     assert set(keys) == {f"item-{n:05d}" for n in range(ITEMS)}
     assert (folder / "_SUCCESS").exists()
