@@ -309,17 +309,18 @@ class PipelineEngine:
     def _start_ondemand_run(
         self, record: PipelineRecord, plan: PipelinePlan, moment: datetime, db: Any
     ) -> None:
+        """One instance of every component at ``moment`` (a second later for each run
+        already there at that second)."""
         start = moment
+
+        def run_at(when: datetime) -> list[ObjectRecord]:
+            return [new_instance(record, c, when, when, None) for c in plan.components.values()]
+
         while any(
-            self.state.object(
-                record.pipeline_id, new_instance(record, c, start, start, None).object_id, db=db
-            )
-            for c in plan.components.values()
+            self.state.object(record.pipeline_id, item.object_id, db=db) for item in run_at(start)
         ):
             start += _SECOND
-        self.state.put_objects(
-            [new_instance(record, c, start, start, None) for c in plan.components.values()], db
-        )
+        self.state.put_objects(run_at(start), db)
 
     def deactivate(
         self, pipeline_id: str, *, cancel_active: bool = True, now: datetime | None = None

@@ -59,6 +59,8 @@ def instance_runtime(plan: PipelinePlan, record: ObjectRecord) -> dict[str, Valu
         runtime["@actualStartTime"] = parse_datetime(record.actual_start)
     for key in ("errorId", "errorMessage", "errorStackTrace", "@cascadeFailedOn"):
         value = record.fields.get(key)
+        if isinstance(value, dict):  # a reference reads as the id it names
+            value = value.get("ref")
         if isinstance(value, str):
             runtime[key] = value
     return runtime
