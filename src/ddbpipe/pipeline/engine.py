@@ -37,13 +37,9 @@ from ddbpipe.pipeline.definition import (
 )
 from ddbpipe.pipeline.describe import object_to_api, pipeline_to_api
 from ddbpipe.pipeline.ids import new_pipeline_id
+from ddbpipe.pipeline.queries import Selector
 from ddbpipe.pipeline.schedules import due_count, whole_seconds
-from ddbpipe.pipeline.state import (
-    ObjectRecord,
-    PipelineRecord,
-    Selector,
-    StateStore,
-)
+from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord, StateStore
 from ddbpipe.pipeline.statuses import ENDED, ObjectStatus, PipelineState
 from ddbpipe.pipeline.tick import Tick, advance, new_instance
 from ddbpipe.pipeline.timefmt import format_datetime, parse_datetime

@@ -39,7 +39,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,16 +47,14 @@ from typing import Any, Literal
 import orjson
 
 from ddbpipe.errors import ConfigError
+from ddbpipe.pipeline.queries import MAX_SELECTORS, Selector, selector_clause
 
 __all__ = [
     "DATABASE_NAME",
-    "QUERY_FIELDS",
     "SCHEMA_VERSION",
-    "TIME_FIELDS",
     "Lease",
     "ObjectRecord",
     "PipelineRecord",
-    "Selector",
     "Sphere",
     "StateStore",
 ]
@@ -66,25 +64,6 @@ SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 Sphere = Literal["COMPONENT", "INSTANCE", "ATTEMPT"]
-
-QUERY_FIELDS = {
-    "name": "name",
-    "@sphere": "sphere",
-    "parent": "parent_id",
-    "@componentParent": "component_id",
-    "@instanceParent": "instance_id",
-    "@status": "status",
-    "@scheduledStartTime": "scheduled_start",
-    "@scheduledEndTime": "scheduled_end",
-    "@actualStartTime": "actual_start",
-    "@actualEndTime": "actual_end",
-}
-"""The fields QueryObjects selects on, and their columns."""
-TIME_FIELDS = frozenset(
-    {"@scheduledStartTime", "@scheduledEndTime", "@actualStartTime", "@actualEndTime"}
-)
-"""The fields that LE, GE and BETWEEN work on."""
-MAX_SELECTORS = 10
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
@@ -275,27 +254,6 @@ class Lease:
     pid: int
     heartbeat: float
     acquired: float
-
-
-@dataclass(frozen=True)
-class Selector:
-    """One QueryObjects selector: ``field`` (``@status``, ``name``…), an operator
-    (``EQ``, ``REF_EQ``, ``LE``, ``GE``, ``BETWEEN``) and its values."""
-
-    field: str
-    operator: str
-    values: tuple[str, ...]
-
-    @classmethod
-    def from_api(cls, raw: Mapping[str, Any]) -> Selector:
-        """A selector from its API form, ``{fieldName, operator: {type, values}}``."""
-        operator = raw.get("operator") or {}
-        values = operator.get("values") or []
-        if not isinstance(raw.get("fieldName"), str) or not isinstance(operator.get("type"), str):
-            raise ConfigError("a selector needs a fieldName and an operator type")
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ConfigError("a selector's values must be a list of strings")
-        return cls(raw["fieldName"], operator["type"], tuple(values))
 
 
 def _dumps(value: Any) -> str:
@@ -571,7 +529,7 @@ class StateStore:
             raise ConfigError(f"limit must be at least 1, not {limit}")
         clauses, params = ["pipeline_id = ?", "sphere = ?"], [pipeline_id, sphere]
         for selector in selectors:
-            clause, values = _selector_clause(selector)
+            clause, values = selector_clause(selector)
             clauses.append(clause)
             params.extend(values)
         if marker:
@@ -682,35 +640,6 @@ def _lease(row: sqlite3.Row) -> Lease:
         row["pid"],
         row["heartbeat"],
         row["acquired"],
-    )
-
-
-def _selector_clause(selector: Selector) -> tuple[str, list[str]]:
-    column = QUERY_FIELDS.get(selector.field)
-    if column is None:
-        return "0", []  # a field no object has: nothing matches
-    operator = selector.operator.upper()
-    values = list(selector.values)
-    if operator in ("EQ", "REF_EQ"):
-        if not values:
-            raise ConfigError(f"selector on {selector.field!r}: {operator} needs a value")
-        return f"{column} IN ({', '.join('?' for _ in values)})", values
-    if operator in ("LE", "GE", "BETWEEN"):
-        if selector.field not in TIME_FIELDS:
-            raise ConfigError(
-                f"selector on {selector.field!r}: {operator} works only on "
-                + ", ".join(sorted(TIME_FIELDS))
-            )
-        if operator == "BETWEEN":
-            if len(values) != 2:
-                raise ConfigError(f"selector on {selector.field!r}: BETWEEN needs two values")
-            return f"{column} BETWEEN ? AND ?", values
-        if len(values) != 1:
-            raise ConfigError(f"selector on {selector.field!r}: {operator} needs one value")
-        return f"{column} {'<=' if operator == 'LE' else '>='} ?", values
-    raise ConfigError(
-        f"selector on {selector.field!r}: operator {selector.operator!r} is not one of "
-        "EQ, REF_EQ, LE, GE, BETWEEN"
     )
 
 

@@ -15,7 +15,8 @@ from ddbpipe.pipeline.attempts import INTERRUPTED, AttemptOutcome
 from ddbpipe.pipeline.definition import PipelineDefinition
 from ddbpipe.pipeline.engine import PipelineEngine
 from ddbpipe.pipeline.ids import is_pipeline_id
-from ddbpipe.pipeline.state import Selector, StateStore
+from ddbpipe.pipeline.queries import Selector
+from ddbpipe.pipeline.state import StateStore
 from ddbpipe.pipeline.tick import Tick
 from tests.support.pipelines import definition
 

@@ -21,7 +21,8 @@ from ddbpipe.pipeline.ids import (
     is_pipeline_id,
     new_pipeline_id,
 )
-from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord, Selector, StateStore
+from ddbpipe.pipeline.queries import Selector
+from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord, StateStore
 from ddbpipe.pipeline.statuses import HealthStatus, component_health, pipeline_health
 from ddbpipe.pipeline.timefmt import parse_datetime
 
