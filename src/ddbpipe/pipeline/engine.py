@@ -332,14 +332,19 @@ class PipelineEngine:
             self.state.update_pipeline(
                 pipeline_id, db, state=PipelineState.DEACTIVATING.value, fields=fields
             )
-        if self.state.lease(pipeline_id) is None or self._lease_expired(pipeline_id):
-            # Nobody runs it: what was left running was interrupted.
-            self.recover(pipeline_id, message="canceled: the pipeline was deactivated", now=now)
+        if not self.state.runner_alive(pipeline_id, ttl=_LEASE_TTL):
+            # No runner runs it: what is marked running runs nowhere; it is canceled.
+            plan = self.plan(pipeline_id)
+            with self.state.transaction() as db:
+                t = Transitions(self.state, db, plan, self._now(now))
+                for attempt in self.state.objects(
+                    pipeline_id, sphere="ATTEMPT", statuses=[ObjectStatus.RUNNING], db=db
+                ):
+                    finish_attempt(
+                        t, attempt.object_id, AttemptOutcome("canceled", reason="deactivate")
+                    )
+                t.refresh_health()
             self.tick(pipeline_id, now=now)
-
-    def _lease_expired(self, pipeline_id: str) -> bool:
-        lease = self.state.lease(pipeline_id)
-        return lease is None or self.state.wall_clock() - lease.heartbeat >= _LEASE_TTL
 
     # --- objects --------------------------------------------------------------------
 

@@ -586,19 +586,25 @@ class StateStore:
         with self.transaction() as db:
             rows = db.execute("SELECT * FROM leases WHERE pipeline_id = ?", (pipeline_id,))
             row = rows.fetchone()
-            if row is not None and row["owner"] != owner:
-                current = _lease(row)
-                alive = now - current.heartbeat < ttl
-                if alive and current.host == host and not _process_exists(current.pid):
-                    alive = False
-                if alive:
-                    return None
+            if row is not None and row["owner"] != owner and self._alive(_lease(row), ttl):
+                return None
             db.execute(
                 "INSERT OR REPLACE INTO leases (pipeline_id, owner, host, pid, heartbeat, "
                 "acquired) VALUES (?, ?, ?, ?, ?, ?)",
                 (pipeline_id, owner, host, pid, now, now),
             )
         return Lease(pipeline_id, owner, host, pid, now, now)
+
+    def _alive(self, lease: Lease, ttl: float) -> bool:
+        if self.wall_clock() - lease.heartbeat >= ttl:
+            return False
+        return lease.host != socket.gethostname() or _process_exists(lease.pid)
+
+    def runner_alive(self, pipeline_id: str, *, ttl: float) -> bool:
+        """Whether a runner holds the lease of ``pipeline_id`` and is alive: its last
+        heartbeat is younger than ``ttl`` seconds, and on this host its process exists."""
+        lease = self.lease(pipeline_id)
+        return lease is not None and self._alive(lease, ttl)
 
     def heartbeat(self, pipeline_id: str, owner: str) -> bool:
         """Renew ``owner``'s lease; False when it holds it no more."""

@@ -458,7 +458,9 @@ def test_deactivation_with_no_runner_cancels_what_was_left_running(
     engine.deactivate(pipeline_id, now=START)
     assert engine.pipeline(pipeline_id).state == "INACTIVE"
     (attempt,) = engine.attempts(pipeline_id, tick.ready[0].instance_id)
+    assert attempt.status == "CANCELED"
     assert attempt.fields["errorMessage"] == "canceled: the pipeline was deactivated"
+    assert statuses(engine, pipeline_id)["Backup"] == "CANCELED"
     assert engine.tick(pipeline_id, now=START).ready == []
 
 
