@@ -4,14 +4,16 @@ Classes are grouped by what the caller should do with them::
 
     DdbpipeError
     ├── ConfigError            fix the configuration; lists every problem at once
-    │   └── EndpointUnreachableError   nothing answers at the endpoint
+    │   ├── EndpointUnreachableError   nothing answers at the endpoint
+    │   └── PipelineInvalidError   a pipeline definition with errors cannot run
     ├── RetriableError         the engine retries these with backoff
     │   ├── ThrottledError         DynamoDB or S3 asked us to slow down
     │   └── TransientError         5xx, dropped connection, timeout
     ├── FatalError             the job stops; never swallowed
     │   ├── NotFoundError          a table, bucket, folder or object is missing
     │   │   ├── TableNotFoundError
-    │   │   └── BucketNotFoundError
+    │   │   ├── BucketNotFoundError
+    │   │   └── PipelineNotFoundError  (``deleted`` when it was deleted)
     │   ├── AccessDeniedError      names the action that was refused
     │   ├── AlreadyExistsError     an output folder that must not be overwritten
     │   ├── KeySchemaMismatchError
@@ -20,6 +22,7 @@ Classes are grouped by what the caller should do with them::
     │   │   └── InterruptedExportError an export that did not finish: resume it
     │   ├── RetriesExhaustedError  a retriable error outlived its retry budget
     │   ├── WorkerLostError        a worker process died
+    │   ├── PipelineBusyError      another runner runs the pipeline
     │   └── ServiceError           any other error a service returned
     ├── DataError              bad input: names the source, the line and what is wrong
     │   └── ItemError              an item or value breaks DynamoDB's rules
@@ -41,7 +44,7 @@ exhausted retry budget and a lost worker; false for everything a retry cannot fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -63,6 +66,9 @@ __all__ = [
     "NotABackupError",
     "NotFoundError",
     "PausedError",
+    "PipelineBusyError",
+    "PipelineInvalidError",
+    "PipelineNotFoundError",
     "ResumePoint",
     "RetriableError",
     "RetriesExhaustedError",
@@ -147,6 +153,27 @@ class EndpointUnreachableError(ConfigError):
         self.service = service
         self.endpoint = endpoint
         super().__init__(f"cannot connect to {service} at {endpoint}: {reason}")
+
+
+class PipelineInvalidError(ConfigError):
+    """A pipeline definition whose validation found errors; ``errors`` and ``warnings``
+    hold the ``CODE: text`` messages by object id (``""`` for the definition)."""
+
+    def __init__(
+        self,
+        errors: Mapping[str, Sequence[str]],
+        warnings: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.errors = {key: tuple(values) for key, values in errors.items()}
+        self.warnings = {key: tuple(values) for key, values in (warnings or {}).items()}
+        super().__init__(
+            [
+                f"{key or '(definition)'}: {text}"
+                for key, values in self.errors.items()
+                for text in values
+            ]
+            or ["the pipeline definition has errors"]
+        )
 
 
 class RetriableError(DdbpipeError):
@@ -241,6 +268,30 @@ class WorkerLostError(FatalError):
     """A worker process died before its task finished (killed, or out of memory)."""
 
     transient = True
+
+
+class PipelineNotFoundError(NotFoundError):
+    """No pipeline has the id ``pipeline_id`` (``deleted`` when it had one until it was
+    deleted)."""
+
+    def __init__(self, pipeline_id: str, *, deleted: bool = False) -> None:
+        self.pipeline_id = pipeline_id
+        self.deleted = deleted
+        what = "was deleted" if deleted else "does not exist"
+        super().__init__(f"pipeline {pipeline_id} {what}")
+
+
+class PipelineBusyError(FatalError):
+    """Another runner holds the pipeline's lease: ``owner`` on ``host``, process ``pid``."""
+
+    def __init__(self, pipeline_id: str, owner: str, host: str, pid: int) -> None:
+        self.pipeline_id = pipeline_id
+        self.owner = owner
+        self.host = host
+        self.pid = pid
+        super().__init__(
+            f"pipeline {pipeline_id} is being run by another runner (process {pid} on {host})"
+        )
 
 
 class ServiceError(FatalError):

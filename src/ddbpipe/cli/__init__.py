@@ -10,6 +10,7 @@ from ddbpipe.cli.demo import demo_command
 from ddbpipe.cli.export import export_command
 from ddbpipe.cli.import_ import import_command
 from ddbpipe.cli.inspect import inspect_command
+from ddbpipe.cli.pipeline import pipeline_group
 from ddbpipe.transfer.worker import own_process
 
 __all__ = ["cli", "main"]
@@ -27,6 +28,7 @@ cli.add_command(convert_command)
 cli.add_command(demo_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(pipeline_group)
 
 
 def main() -> None:

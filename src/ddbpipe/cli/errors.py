@@ -79,6 +79,8 @@ EXIT_MEANINGS = {
     9: "key schema mismatch between the backup and the table",
     10: "retries exhausted: throttling, server errors or dropped connections outlasted the "
     "retry budget",
+    11: "`pipeline run` / `pipeline resume`: an instance failed, timed out, was canceled or "
+    "cascade-failed",
     130: "stopped (Ctrl-C); 143 for SIGTERM, 129 for SIGHUP: resumable",
 }
 

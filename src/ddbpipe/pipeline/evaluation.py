@@ -10,7 +10,9 @@ A name in an expression is looked up, in order, as
 - ``@<name>``: a runtime field (``@scheduledStartTime``, ``@pipelineId``…); ``@id`` is
   the object's id unless the runtime fields give another;
 - ``id``, ``name``, then a field of the object (evaluated in turn);
-- a parameter.
+- a parameter;
+- a runtime field written without ``@`` (``errorMessage``, ``errorId``,
+  ``errorStackTrace``), as ``#{node.errorMessage}`` reads in an alarm.
 
 Reference fields and the fields ``id``, ``name``, ``type`` and ``@…`` are never
 evaluated: a reference reads as the id it names, the others as written.
@@ -128,6 +130,8 @@ class ObjectScope:
             return values[0] if len(values) == 1 else values
         if key in self.evaluator.parameters:
             return self.evaluator.parameters[key]
+        if key in self.runtime:  # runtime fields without '@': errorMessage, errorId…
+            return self.runtime[key]
         raise ResolveError(f"{key!r} is not a field of object {self.item.id!r} nor a parameter")
 
     def field_values(self, key: str) -> tuple[str, ...]:

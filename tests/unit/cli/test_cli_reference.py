@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
@@ -17,12 +18,13 @@ from ddbpipe.cli.errors import EXIT_MEANINGS
 REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 
 JSON_SCHEMA = """\
-With `--json`, `export`, `import`, `inspect` and `convert` print exactly one JSON object on
-stdout, and every line for people (progress, results, errors) on stderr:
+With `--json`, `export`, `import`, `inspect`, `convert` and the `pipeline` commands print
+exactly one JSON object on stdout, and every line for people (progress, results, errors) on
+stderr:
 
 ```text
 {
-  "command":   "export" | "import" | "inspect" | "convert",
+  "command":   "export" | "import" | "inspect" | "convert" | "pipeline run" | …,
   "ok":        true | false,
   "exit_code": the process's exit code,
   "results":   [ one object per table exported, import, backup inspected or conversion ],
@@ -45,7 +47,15 @@ A result holds: for `export`, `table`, `folder`, `files` (URLs), `items`, `bytes
 `blank_lines`, `deleted`, `consumed_capacity` (WCU), `duration`, `workers`, `write_rate`,
 `dry_run`, `exports`, `left_out`; for `inspect`, `folder`, `format`, `items`, `bytes`,
 `files` (each with `key`, `url`, `bytes`, `items`, `problems`), `problems`, `warnings`;
-for `convert`, `source`, `folder`, `format`, `files`, `items`, `duration`.
+for `convert`, `source`, `folder`, `format`, `files`, `items`, `duration`; for
+`pipeline run` and `pipeline resume`, `pipeline_id`, `name`, `state`, `health`, `stopped`
+and `instances` (each with `instance_id`, `component_id`, `component_type`, `status`,
+`scheduled_start`, `actual_start`, `actual_end`, `attempts`, `error_message`, `log`,
+`summary`); for `pipeline validate`, `errored`, `validationErrors`, `validationWarnings`
+as ValidatePipelineDefinition returns them; for `pipeline list`, one object per pipeline
+(`pipeline_id`, `name`, `state`, `health`, `created`, `last_activated`, `next_run`); for
+`pipeline runs`, one per instance (`name`, `scheduled_start`, `status`, `id`, `started`,
+`ended`).
 """
 
 
@@ -65,6 +75,17 @@ def _exit_codes() -> str:
     )
 
 
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand, as the words that name it."""
+    paths = []
+    for name in sorted(cli.commands):
+        paths.append([name])
+        command = cli.commands[name]
+        if isinstance(command, click.Group):
+            paths += [[name, sub] for sub in sorted(command.commands)]
+    return paths
+
+
 def render() -> str:
     """The reference as it should read now."""
     parts = [
@@ -72,7 +93,7 @@ def render() -> str:
         "Generated from `--help`; regenerate with "
         "`.venv/bin/python -m tests.unit.cli.test_cli_reference`.\n",
     ]
-    for args in [[], *([name] for name in sorted(cli.commands))]:
+    for args in [[], *_command_paths()]:
         title = " ".join(["ddbpipe", *args])
         result = CliRunner().invoke(cli, [*args, "--help"], prog_name="ddbpipe", terminal_width=100)
         text = result.output

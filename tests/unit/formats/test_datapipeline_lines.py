@@ -251,6 +251,7 @@ def test_page_encoding_equals_item_encoding(items: list[dict[str, Any]]) -> None
         [{"M": {"S": "attribute named M"}}, {"k": {"M": {"S": {"S": "attribute named S"}}}}],
         [{"k": {"M": {"M": {"M": {}}}}}, {"NULL": {"NULL": True}, "BOOL": {"BOOL": False}}],
         [{"x": {"S": '{"S":"not a type key'}}, {"\u2028": {"S": "\u2029"}}],
+        [{"0": {"NULL": True}}, {"BOOL": {"M": {}}}],  # an item that begins with BOOL
     ],
 )
 def test_page_encoding_of_tricky_pages(items: list[dict[str, Any]]) -> None:

@@ -110,7 +110,9 @@ _PAGE_RENAMES = (
     (b'{"L":[', b'{"l":['),
     (b'{"M":{', b'{"m":{'),
     (b'{"NULL":true}', b'{"nULLValue":true}'),
-    (b'{"BOOL":', b'{"bOOL":'),
+    # With its value: an attribute named BOOL that begins an item is no type key.
+    (b'{"BOOL":true}', b'{"bOOL":true}'),
+    (b'{"BOOL":false}', b'{"bOOL":false}'),
 )
 _MAYBE_ATTRIBUTE_M = re.compile(rb'\{"M":\{"(?:S|N|B|SS|NS|BS|M|L|NULL|BOOL)":')
 
