@@ -13,6 +13,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ddbpipe.backups.opener import open_backup
+from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.sessions import StaticCredentials
 from ddbpipe.stores import S3Store, StoreConfig, open_store
@@ -87,6 +88,18 @@ def object_keys(endpoint: Endpoint, bucket: str, prefix: str = "") -> list[str]:
     )
 
 
+def upload_backup(
+    endpoint: Endpoint, bucket: str, prefix: str, items: list[dict[str, Any]], per_file: int
+) -> str:
+    """Put ``items`` into Data Pipeline data files under ``prefix`` (``per_file`` items in
+    each, no manifest), straight to the server; return the folder's URL."""
+    client = endpoint.client("s3")
+    for start in range(0, len(items), per_file):
+        body = encode_items(items[start : start + per_file])
+        client.put_object(Bucket=bucket, Key=f"{prefix}/part-{start:06d}", Body=body)
+    return f"s3://{bucket}/{prefix}"
+
+
 def backup_items(url: str, config: StoreConfig | None = None) -> list[dict[str, Any]]:
     """Every item of the backup at ``url``, in file order (read without faults)."""
     backup = open_backup(url, config)
@@ -133,4 +146,5 @@ __all__ = [
     "range_start",
     "s3_config",
     "s3_store",
+    "upload_backup",
 ]
