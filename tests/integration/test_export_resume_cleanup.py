@@ -3,10 +3,12 @@ S3, temporary files in a local folder; and every item still ends up exactly once
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,13 @@ from ddbpipe.stores.local import TEMP_PREFIX
 from ddbpipe.transfer.export import ExportConfig, export_table, resume_export
 from tests.support.compare import canonical_set
 from tests.support.fault_plan import FaultPlan
-from tests.support.fault_proxy import FaultProxyFactory, FaultRules
+from tests.support.fault_proxy import (
+    Drop,
+    ExactRule,
+    FaultProxyFactory,
+    FaultRules,
+    ProxyRequest,
+)
 from tests.support.s3_objects import (
     backup_items,
     object_keys,
@@ -61,12 +69,34 @@ def kill_when(
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             _, err = process.communicate(timeout=30)
-            raise AssertionError(f"the export ended or stalled before it could be killed: {err}")
+            raise AssertionError(
+                f"the export ended ({process.returncode}) or stalled before it was killed: {err}"
+            )
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
+
+
+class HeldRequest:
+    """A ``when`` predicate that holds the first request it sees in the proxy until
+    ``release``, so that the client can be killed while that request is in flight."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, request: ProxyRequest) -> bool:
+        if self.reached.is_set():
+            return False
+        self.reached.set()
+        self.released.wait(timeout=60)
+        return True
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @pytest.mark.parametrize("destination", ["folder", "moto", "rclone"])
@@ -81,24 +111,27 @@ def test_a_killed_export_resumes_with_nothing_left_behind(
     table = f"killed-{unique_name}"
     items = [padded_item(n, ITEM_PAD) for n in range(ITEMS)]
     make_table(dynalite, table, items)
-    s3: Endpoint | None = None
+    s3 = None if destination == "folder" else request.getfixturevalue(destination)
     bucket = f"bucket-{unique_name}"
-    if destination == "folder":
-        dest = str(tmp_path / "exports")
+    held = HeldRequest()
+    if s3 is None:
+        dest, s3_url = str(tmp_path / "exports"), None
     else:
-        s3 = request.getfixturevalue(destination)
         s3.client("s3").create_bucket(Bucket=bucket)
-        dest = f"s3://{bucket}/exports"
+        # The first part is held in the proxy, and dropped once the export is killed.
+        hold = ExactRule(Drop(), "UploadPart", when=held, times=1)
+        dest, s3_url = f"s3://{bucket}/exports", fault_proxy(s3, exact_rules=[hold]).url
 
-    def in_progress() -> bool:
-        """Whether a data file is being written (the checkpoint is written before)."""
+    def left_behind() -> bool:
+        """Whether a data file is being written: a temporary file (not the checkpoint's,
+        written before any) or an open multipart upload."""
         if s3 is None:
             return any(tmp_path.glob(f"exports/*/{TEMP_PREFIX}[!_]*"))
         return bool(open_uploads(s3, bucket, "exports/"))
 
     export = ddbpipe(
-        "export", table, dest, "--max-rcu", "1500", "--read-ratio", "1", "--workers", "1",
-        dynamodb=dynalite, s3=s3, s3_url=None,
+        "export", table, dest, "--max-rcu", "100000", "--read-ratio", "1", "--workers", "1",
+        dynamodb=dynalite, s3=s3, s3_url=s3_url,
     )  # fmt: skip
     process = subprocess.Popen(
         export,
@@ -108,24 +141,23 @@ def test_a_killed_export_resumes_with_nothing_left_behind(
         text=True,
         start_new_session=True,
     )
-    kill_when(process, in_progress)
-    assert in_progress()  # left behind by the killed run
+    kill_when(process, left_behind if s3 is None else held.reached.is_set)
+    held.release()
+    assert left_behind()
 
+    plan = FaultPlan(
+        {
+            "ListMultipartUploads": ["throttle"],
+            "AbortMultipartUpload": ["drop-after"],
+            "ListObjectsV2": ["error-after"],
+        }
+    )
     if s3 is None:
         [checkpoint] = tmp_path.glob(f"exports/*/{CHECKPOINT_NAME}")
-        folder = str(checkpoint.parent)
-        plan = None
-        s3_url = None
+        folder, s3_url = str(checkpoint.parent), None
     else:
         [checkpoint_key] = [k for k in object_keys(s3, bucket) if k.endswith(CHECKPOINT_NAME)]
         folder = f"s3://{bucket}/{checkpoint_key.rpartition('/')[0]}"
-        plan = FaultPlan(
-            {
-                "ListMultipartUploads": ["throttle"],
-                "AbortMultipartUpload": ["drop-after"],
-                "ListObjectsV2": ["error-after"],
-            }
-        )
         s3_url = fault_proxy(s3, exact_rules=plan.rules).url
     resume = ddbpipe(
         "export", "--resume", folder, "--max-rcu", "100000", "--read-ratio", "1",
@@ -136,18 +168,18 @@ def test_a_killed_export_resumes_with_nothing_left_behind(
     )
 
     assert finished.returncode == 0, finished.stderr
-    assert not in_progress()
+    assert not left_behind()
     if s3 is None:
         assert not list(tmp_path.rglob(f"{TEMP_PREFIX}*"))
         assert (Path(folder) / SUCCESS_NAME).exists()
         assert not (Path(folder) / CHECKPOINT_NAME).exists()
     else:
-        assert plan is not None
+        keys = object_keys(s3, bucket)
         assert plan.missed() == {}
         assert open_uploads(s3, bucket) == []
-        assert f"{folder.removeprefix(f's3://{bucket}/')}/{SUCCESS_NAME}" in object_keys(s3, bucket)
-        assert not any(key.endswith(CHECKPOINT_NAME) for key in object_keys(s3, bucket))
-    exported = backup_items(folder, s3_config(s3) if s3 is not None else None)
+        assert f"{folder.removeprefix(f's3://{bucket}/')}/{SUCCESS_NAME}" in keys
+        assert not any(key.endswith(CHECKPOINT_NAME) for key in keys)
+    exported = backup_items(folder, None if s3 is None else s3_config(s3))
     assert len(exported) == ITEMS
     assert canonical_set(exported) == canonical_set(items)
 
