@@ -44,22 +44,45 @@ ITEMS = 150
 ITEM_PAD = 80_000  # 150 items make one data file of two parts: 8 MiB and the rest
 
 
-def ddbpipe(*args: str, dynamodb: Endpoint, s3: Endpoint | None, s3_url: str | None) -> list[str]:
-    """The command line of ``ddbpipe`` with ``args``, reaching DynamoDB and S3."""
+def run_ddbpipe(
+    *args: str, dynamodb: Endpoint, s3: Endpoint | None = None, s3_url: str | None = None
+) -> subprocess.Popen[str]:
+    """``ddbpipe ARGS`` in a process group of its own, reaching DynamoDB and S3 (at
+    ``s3_url``, a proxy in front of ``s3``, when given) with the S3 server's credentials
+    (dynalite takes any)."""
     argv = [sys.executable, "-m", "ddbpipe", *args]
     argv += ["--endpoint-url", dynamodb.url, "--region", dynamodb.region]
-    if s3 is not None:
-        argv += ["--s3-endpoint-url", s3_url or s3.url]
-    return argv
-
-
-def s3_environment(s3: Endpoint | None) -> dict[str, str]:
-    """The environment of a ddbpipe process, with the S3 server's credentials (DynamoDB
-    on dynalite takes any)."""
     env = dict(os.environ)
     if s3 is not None:
+        argv += ["--s3-endpoint-url", s3_url or s3.url]
         env.update(AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key)
-    return env
+    return subprocess.Popen(
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+AS_FAST_AS_IT_GOES = ("--max-rcu", "100000", "--read-ratio", "1")
+
+
+def export_args(table: str, destination: str) -> list[str]:
+    """An export of ``table`` into ``destination`` in one process."""
+    return ["export", table, destination, *AS_FAST_AS_IT_GOES, "--workers", "1"]
+
+
+def resume_args(folder: str) -> list[str]:
+    """``export --resume FOLDER``."""
+    return ["export", "--resume", folder, *AS_FAST_AS_IT_GOES]
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    """Wait for ``process``, which must succeed."""
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
 
 
 def kill_when(
@@ -99,52 +122,53 @@ class HeldRequest:
         self.released.set()
 
 
-@pytest.mark.parametrize("destination", ["folder", "moto", "rclone"])
-def test_a_killed_export_resumes_with_nothing_left_behind(
-    request: pytest.FixtureRequest,
-    dynalite: Endpoint,
-    fault_proxy: FaultProxyFactory,
-    unique_name: str,
-    tmp_path: Path,
-    destination: str,
+def test_a_killed_export_to_a_folder_resumes_without_temporary_files(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
 ) -> None:
     table = f"killed-{unique_name}"
     items = [padded_item(n, ITEM_PAD) for n in range(ITEMS)]
     make_table(dynalite, table, items)
-    s3 = None if destination == "folder" else request.getfixturevalue(destination)
-    bucket = f"bucket-{unique_name}"
-    held = HeldRequest()
-    if s3 is None:
-        dest, s3_url = str(tmp_path / "exports"), None
-    else:
-        s3.client("s3").create_bucket(Bucket=bucket)
-        # The first part is held in the proxy, and dropped once the export is killed.
-        hold = ExactRule(Drop(), "UploadPart", when=held, times=1)
-        dest, s3_url = f"s3://{bucket}/exports", fault_proxy(s3, exact_rules=[hold]).url
+    exports = tmp_path / "exports"
 
-    def left_behind() -> bool:
-        """Whether a data file is being written: a temporary file (not the checkpoint's,
-        written before any) or an open multipart upload."""
-        if s3 is None:
-            return any(tmp_path.glob(f"exports/*/{TEMP_PREFIX}[!_]*"))
-        return bool(open_uploads(s3, bucket, "exports/"))
+    def writing_data() -> bool:  # the checkpoint's temporary file comes first: not that one
+        return any(exports.glob(f"*/{TEMP_PREFIX}[!_]*"))
 
-    export = ddbpipe(
-        "export", table, dest, "--max-rcu", "100000", "--read-ratio", "1", "--workers", "1",
-        dynamodb=dynalite, s3=s3, s3_url=s3_url,
-    )  # fmt: skip
-    process = subprocess.Popen(
-        export,
-        env=s3_environment(s3),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    kill_when(run_ddbpipe(*export_args(table, str(exports)), dynamodb=dynalite), writing_data)
+    assert writing_data()
+    [checkpoint] = exports.glob(f"*/{CHECKPOINT_NAME}")
+    folder = checkpoint.parent
+
+    finish(run_ddbpipe(*resume_args(str(folder)), dynamodb=dynalite))
+
+    assert not list(tmp_path.rglob(f"{TEMP_PREFIX}*"))
+    assert (folder / SUCCESS_NAME).exists()
+    assert not checkpoint.exists()
+    exported = backup_items(str(folder))
+    assert len(exported) == ITEMS
+    assert canonical_set(exported) == canonical_set(items)
+
+
+def test_a_killed_export_to_s3_resumes_with_no_upload_left_open(
+    s3_bucket: tuple[Endpoint, str],
+    dynalite: Endpoint,
+    fault_proxy: FaultProxyFactory,
+    unique_name: str,
+) -> None:
+    s3, bucket = s3_bucket
+    table = f"killed-{unique_name}"
+    items = [padded_item(n, ITEM_PAD) for n in range(ITEMS)]
+    make_table(dynalite, table, items)
+    held = HeldRequest()  # the first part waits in the proxy, dropped once the export is killed
+    holding = fault_proxy(s3, exact_rules=[ExactRule(Drop(), "UploadPart", when=held, times=1)])
+    export = run_ddbpipe(
+        *export_args(table, f"s3://{bucket}/exports"), dynamodb=dynalite, s3=s3, s3_url=holding.url
     )
-    kill_when(process, left_behind if s3 is None else held.reached.is_set)
+    kill_when(export, held.reached.is_set)
     held.release()
-    assert left_behind()
-
+    [(upload_key, _)] = open_uploads(s3, bucket)
+    [checkpoint] = [key for key in object_keys(s3, bucket) if key.endswith(CHECKPOINT_NAME)]
+    folder = checkpoint.rpartition("/")[0]
+    assert upload_key.startswith(f"{folder}/")
     plan = FaultPlan(
         {
             "ListMultipartUploads": ["throttle"],
@@ -152,34 +176,17 @@ def test_a_killed_export_resumes_with_nothing_left_behind(
             "ListObjectsV2": ["error-after"],
         }
     )
-    if s3 is None:
-        [checkpoint] = tmp_path.glob(f"exports/*/{CHECKPOINT_NAME}")
-        folder, s3_url = str(checkpoint.parent), None
-    else:
-        [checkpoint_key] = [k for k in object_keys(s3, bucket) if k.endswith(CHECKPOINT_NAME)]
-        folder = f"s3://{bucket}/{checkpoint_key.rpartition('/')[0]}"
-        s3_url = fault_proxy(s3, exact_rules=plan.rules).url
-    resume = ddbpipe(
-        "export", "--resume", folder, "--max-rcu", "100000", "--read-ratio", "1",
-        dynamodb=dynalite, s3=s3, s3_url=s3_url,
-    )  # fmt: skip
-    finished = subprocess.run(
-        resume, env=s3_environment(s3), capture_output=True, text=True, timeout=120, check=False
-    )
+    proxy = fault_proxy(s3, exact_rules=plan.rules)
 
-    assert finished.returncode == 0, finished.stderr
-    assert not left_behind()
-    if s3 is None:
-        assert not list(tmp_path.rglob(f"{TEMP_PREFIX}*"))
-        assert (Path(folder) / SUCCESS_NAME).exists()
-        assert not (Path(folder) / CHECKPOINT_NAME).exists()
-    else:
-        keys = object_keys(s3, bucket)
-        assert plan.missed() == {}
-        assert open_uploads(s3, bucket) == []
-        assert f"{folder.removeprefix(f's3://{bucket}/')}/{SUCCESS_NAME}" in keys
-        assert not any(key.endswith(CHECKPOINT_NAME) for key in keys)
-    exported = backup_items(folder, None if s3 is None else s3_config(s3))
+    resume = resume_args(f"s3://{bucket}/{folder}")
+    finish(run_ddbpipe(*resume, dynamodb=dynalite, s3=s3, s3_url=proxy.url))
+
+    assert plan.missed(proxy) == {}
+    assert open_uploads(s3, bucket) == []
+    keys = object_keys(s3, bucket)
+    assert f"{folder}/{SUCCESS_NAME}" in keys
+    assert checkpoint not in keys
+    exported = backup_items(f"s3://{bucket}/{folder}", s3_config(s3))
     assert len(exported) == ITEMS
     assert canonical_set(exported) == canonical_set(items)
 

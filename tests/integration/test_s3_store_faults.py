@@ -78,7 +78,7 @@ def test_every_call_is_retried_through_each_fault(
     cleaned = store.abort_incomplete_writes()
     store.delete("small")
 
-    assert plan.missed() == {}
+    assert plan.missed(proxy) == {}
     assert listing.files == [ObjectInfo("big", len(big)), ObjectInfo("small", 12)]
     assert read_back == (big, b"small object")
     assert size == 12
@@ -124,7 +124,7 @@ def test_a_completion_whose_answer_is_lost_still_succeeds(
     with store.open_write("done") as writer:
         writer.write(data)
 
-    assert plan.missed() == {}
+    assert plan.missed(proxy) == {}
     assert plan.requests("CompleteMultipartUpload") == 2  # the retry found it completed
     assert s3_store(endpoint, bucket, PREFIX).read_bytes("done") == data
     assert open_uploads(endpoint, bucket) == []
@@ -146,7 +146,7 @@ def test_a_start_whose_answer_is_lost_leaves_no_upload_open(
     with pytest.raises(BlockFailed):
         write_then_fail(store, "failed", data)
 
-    assert plan.missed() == {}
+    assert plan.missed(proxy) == {}
     assert plan.requests("CreateMultipartUpload") == 3  # the first one's answer was lost
     assert s3_store(endpoint, bucket, PREFIX).read_bytes("done") == data
     assert [key for key, _ in open_uploads(endpoint, bucket)] == [f"{PREFIX}/done-other"]
@@ -166,7 +166,7 @@ def test_an_abort_whose_answer_is_lost_still_succeeds(
         write_then_fail(store, "failed", os.urandom(6 * MiB))
     cleaned = store.abort_incomplete_writes()
 
-    assert plan.missed() == {}
+    assert plan.missed(proxy) == {}
     assert getattr(raised.value, "__notes__", []) == []  # no "aborting ... failed" note
     assert cleaned == 1
     assert open_uploads(endpoint, bucket) == []
@@ -184,4 +184,4 @@ def test_cleaning_up_with_nothing_open_finds_nothing(
     assert store.abort_incomplete_writes() == 0
     store.write_bytes("file", b"x")
     assert store.abort_incomplete_writes() == 0
-    assert plan.missed() == {}
+    assert plan.missed(proxy) == {}

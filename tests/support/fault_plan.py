@@ -5,8 +5,9 @@ gets the first fault, the next one goes through, the one after gets the second f
 so on until the list is used up; later requests all go through. One failure is therefore
 followed by a success whenever a client retries at once, and every scheduled fault is
 injected as long as the operation is called often enough. ``rules`` are the exact rules
-that carry the plan out (put them in force in a ``FaultProxy``); ``missed`` tells which
-scheduled faults were never injected, so that a test can assert they all were.
+that carry the plan out, one per operation and kind of fault (put them in force in a
+``FaultProxy``); ``missed`` reads their counts in the proxy to tell which scheduled faults
+were never injected, so that a test can assert they all were.
 
 Faults are named by kind (``FAULT_KINDS``): an S3 request is throttled with 503 SlowDown, a
 DynamoDB one with ProvisionedThroughputExceededException.
@@ -14,10 +15,12 @@ DynamoDB one with ProvisionedThroughputExceededException.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from tests.support.aws_wire import ProxyRequest, Service, service_of
+from tests.support.fault_proxy import FaultProxy
 from tests.support.fault_rules import (
     INTERNAL_ERROR_CODES,
     CutBody,
@@ -64,19 +67,25 @@ class FaultPlan:
         service = services.pop()
         assert service is not None
         self.schedule = {operation: tuple(kinds) for operation, kinds in schedule.items()}
-        self.injected: dict[str, list[FaultKind]] = {operation: [] for operation in schedule}
         self._requests = dict.fromkeys(schedule, 0)
         self._current: ProxyRequest | None = None
         self._current_kind: FaultKind | None = None
-        self.rules = [
-            ExactRule(
+        self._rules = {
+            (operation, kind): ExactRule(
                 fault_action(kind, service),
-                frozenset(schedule),
-                when=self._picks(kind),
-                seed=seed + index,
+                operation,
+                when=_Picks(self, kind),
+                seed=seed + number,
             )
-            for index, kind in enumerate(FAULT_KINDS)
-        ]
+            for number, (operation, kind) in enumerate(
+                dict.fromkeys((op, kind) for op, kinds in self.schedule.items() for kind in kinds)
+            )
+        }
+
+    @property
+    def rules(self) -> list[ExactRule]:
+        """The exact rules that carry the plan out: one per operation and kind of fault."""
+        return list(self._rules.values())
 
     def _kind_for(self, request: ProxyRequest) -> FaultKind | None:
         """The fault ``request`` gets, decided once per request (the proxy asks every
@@ -88,29 +97,28 @@ class FaultPlan:
         self._requests[operation] = number + 1
         kinds = self.schedule[operation]
         kind = kinds[number // 2] if number % 2 == 0 and number // 2 < len(kinds) else None
-        if kind is not None:
-            self.injected[operation].append(kind)
         self._current, self._current_kind = request, kind
         return kind
-
-    def _picks(self, kind: FaultKind) -> _Picks:
-        return _Picks(self, kind)
 
     def requests(self, operation: str) -> int:
         """Requests for ``operation`` the proxy has seen so far."""
         return self._requests[operation]
 
-    def missed(self) -> dict[str, tuple[FaultKind, ...]]:
-        """The scheduled faults not injected yet, by operation (empty when all were)."""
-        return {
-            operation: kinds[len(self.injected[operation]) :]
-            for operation, kinds in self.schedule.items()
-            if len(self.injected[operation]) < len(kinds)
-        }
+    def missed(self, proxy: FaultProxy) -> dict[str, list[FaultKind]]:
+        """The scheduled faults that ``proxy`` (where the plan's rules are in force) has
+        not injected, by the counts of its rules; empty when every one was."""
+        missed: dict[str, list[FaultKind]] = {}
+        for operation, kinds in self.schedule.items():
+            left = Counter(kinds)
+            for kind in left:
+                left[kind] -= proxy.rule_stats(self._rules[operation, kind]).fired
+            if +left:
+                missed[operation] = [kind for kind in kinds if left[kind] > 0]
+        return missed
 
 
 class _Picks:
-    """The ``when`` predicate of the plan's rule for one kind of fault."""
+    """The ``when`` predicate of the plan's rules for one kind of fault."""
 
     def __init__(self, plan: FaultPlan, kind: FaultKind) -> None:
         self.plan = plan
