@@ -63,9 +63,9 @@ def test_every_call_is_retried_through_each_fault(
 ) -> None:
     endpoint, bucket = s3_bucket
     calls = [c for c in STORE_CALLS if kind != "cut" or c in ANSWERED_WITH_A_BODY]
-    plan = FaultPlan({call: [kind] for call in calls})
+    plan = FaultPlan({call: [kind] for call in calls} | {"ListObjectsV2": [kind, kind]})
     proxy = fault_proxy(endpoint, exact_rules=plan.rules)
-    store = s3_store(endpoint, bucket, PREFIX, url=proxy.url)
+    store = s3_store(endpoint, bucket, PREFIX, url=proxy.url, page_size=1)  # pages faulted too
     big = os.urandom(5 * MiB + 5)
     endpoint.client("s3").create_multipart_upload(Bucket=bucket, Key=f"{PREFIX}/stale")
 

@@ -17,7 +17,7 @@ from ddbpipe.formats.datapipeline import encode_items
 from ddbpipe.retry import RetryPolicy
 from ddbpipe.sessions import StaticCredentials
 from ddbpipe.stores import S3Store, StoreConfig, open_store
-from ddbpipe.stores.s3 import MIN_PART_SIZE
+from ddbpipe.stores.s3 import DEFAULT_PAGE_SIZE, MIN_PART_SIZE
 from tests.support.aws_wire import ProxyRequest
 from tests.support.fault_rules import ExactRule, Throttle
 from tests.support.servers import Endpoint
@@ -44,9 +44,11 @@ def s3_store(
     *,
     url: str | None = None,
     part_size: int = MIN_PART_SIZE,
+    page_size: int = DEFAULT_PAGE_SIZE,
 ) -> S3Store:
     """An S3Store for ``s3://bucket/prefix`` on ``endpoint`` (through ``url`` if given),
-    built as ``open_store`` builds it but with parts of ``part_size`` bytes."""
+    built as ``open_store`` builds it but with parts of ``part_size`` bytes and listings
+    of ``page_size`` keys a page."""
     session = boto3.Session(
         aws_access_key_id=endpoint.access_key,
         aws_secret_access_key=endpoint.secret_key,
@@ -54,7 +56,14 @@ def s3_store(
     )
     store = open_store(f"s3://{bucket}/{prefix}", s3_config(endpoint, url), session=session)
     assert isinstance(store, S3Store)
-    return S3Store(store.client, bucket, prefix, part_size=part_size, retry=FAST_RETRIES)
+    return S3Store(
+        store.client,
+        bucket,
+        prefix,
+        part_size=part_size,
+        page_size=page_size,
+        retry=FAST_RETRIES,
+    )
 
 
 def open_uploads(endpoint: Endpoint, bucket: str, prefix: str = "") -> list[tuple[str, str]]:
