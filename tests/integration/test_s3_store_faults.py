@@ -11,9 +11,16 @@ import os
 
 import pytest
 
+from ddbpipe.errors import DataError
 from ddbpipe.stores import ObjectInfo, S3Store
 from tests.support.fault_plan import FAULT_KINDS, FaultKind, FaultPlan
-from tests.support.fault_proxy import CutBody, ExactRule, FaultProxyFactory
+from tests.support.fault_proxy import (
+    CutBody,
+    ExactRule,
+    FaultProxyFactory,
+    ProxyRequest,
+    Throttle,
+)
 from tests.support.s3_objects import GetLog, object_keys, open_uploads, s3_store
 from tests.support.servers import Endpoint
 
@@ -109,6 +116,33 @@ def test_a_cut_download_resumes_at_the_byte_where_it_stopped(
     assert asked - len(data) == (len(data) - 2_500_000) + (len(data) - 3_500_000)
     assert (proxy.rule_stats(first_cut).fired, proxy.rule_stats(second_cut).fired) == (1, 1)
     assert proxy.stats.cut_bodies == 2
+
+
+def test_an_object_replaced_while_a_cut_read_resumes_is_a_data_error(
+    s3_bucket: tuple[Endpoint, str], fault_proxy: FaultProxyFactory
+) -> None:
+    endpoint, bucket = s3_bucket
+    direct = endpoint.client("s3")
+    direct.put_object(Bucket=bucket, Key=f"{PREFIX}/data", Body=b"old " * MiB)
+
+    replaced: list[str] = []
+
+    def replace_before_resuming(request: ProxyRequest) -> bool:
+        if request.header("Range") and not replaced:
+            direct.put_object(Bucket=bucket, Key=f"{PREFIX}/data", Body=b"new " * MiB)
+            replaced.append(request.header("Range") or "")
+        return False
+
+    replace = ExactRule(Throttle(), "GetObject", when=replace_before_resuming, times=0)
+    cut = ExactRule(CutBody(keep_bytes=MiB), "GetObject", times=1)
+    proxy = fault_proxy(endpoint, exact_rules=[replace, cut])
+    store = s3_store(endpoint, bucket, PREFIX, url=proxy.url)
+
+    with pytest.raises(DataError, match="changed while it was being read"):
+        store.read_bytes("data")
+    assert proxy.rule_stats(cut).fired == 1
+    assert replaced == [f"bytes={MiB}-"]
+    assert store.read_bytes("data") == b"new " * MiB
 
 
 @pytest.mark.parametrize("kind", LOST_ANSWERS)

@@ -298,12 +298,19 @@ class S3Store:
                 body.close()
 
     def _get(self, url: str, request: dict[str, Any], etag: str | None) -> Any:
+        """GetObject; when resuming a read of the version with ``etag``, a DataError if the
+        object changed: S3 refuses the ``If-Match``, and a server that ignores it (rclone)
+        answers with another ETag."""
         try:
-            return self._call("s3:GetObject", url, lambda: self._client.get_object(**request))
+            response = self._call("s3:GetObject", url, lambda: self._client.get_object(**request))
         except ServiceError as exc:
             if etag is not None and exc.code == "PreconditionFailed":
                 raise DataError("the object changed while it was being read", source=url) from exc
             raise
+        if etag is not None and response.get("ETag", etag) != etag:
+            response["Body"].close()
+            raise DataError("the object changed while it was being read", source=url)
+        return response
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write the object ``key`` with one PutObject (atomic in S3)."""
