@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 from typing import Any
 
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
@@ -41,6 +42,13 @@ def every_type_item(n: int) -> dict[str, Any]:
         "null": {"NULL": True},
         "bool": {"BOOL": n % 2 == 0},
     }
+
+
+def padded_item(n: int, pad_bytes: int) -> dict[str, Any]:
+    """``every_type_item(n)`` with a ``pad`` string of ``pad_bytes`` random letters, which
+    no compression shrinks much: for data files of a given size."""
+    letters = base64.b64encode(random.Random(n).randbytes(pad_bytes * 3 // 4 + 3)).decode()
+    return {**every_type_item(n), "pad": {"S": letters[:pad_bytes]}}
 
 
 def make_table(

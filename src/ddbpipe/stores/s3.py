@@ -5,6 +5,11 @@ throttling (``SlowDown``), 5xx answers, dropped connections and timeouts are tri
 again with backoff, as are the parts of a multipart upload and its completion. A
 download cut in the middle of its body goes on from the byte where it stopped, with a
 ranged GET of the same object version (``If-Match`` its ETag).
+
+A retried call may find that the attempt before it did its work and only the answer was
+lost: a completion or an abort then finds the upload gone (``NoSuchUpload``), which is
+success, and a retried start of a multipart upload may have started another upload of
+the same key, which is aborted when the write ends.
 """
 
 from __future__ import annotations
@@ -293,12 +298,19 @@ class S3Store:
                 body.close()
 
     def _get(self, url: str, request: dict[str, Any], etag: str | None) -> Any:
+        """GetObject; when resuming a read of the version with ``etag``, a DataError if the
+        object changed: S3 refuses the ``If-Match``, and a server that ignores it (rclone)
+        answers with another ETag."""
         try:
-            return self._call("s3:GetObject", url, lambda: self._client.get_object(**request))
+            response = self._call("s3:GetObject", url, lambda: self._client.get_object(**request))
         except ServiceError as exc:
             if etag is not None and exc.code == "PreconditionFailed":
                 raise DataError("the object changed while it was being read", source=url) from exc
             raise
+        if etag is not None and response.get("ETag", etag) != etag:
+            response["Body"].close()
+            raise DataError("the object changed while it was being read", source=url)
+        return response
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write the object ``key`` with one PutObject (atomic in S3)."""
@@ -335,6 +347,11 @@ class S3Store:
     def abort_incomplete_writes(self) -> int:
         """Abort the multipart uploads still open below the root; return how many."""
         prefix = f"{self._prefix}/" if self._prefix else ""
+        return self._abort_uploads(prefix, lambda key, upload_id: True)
+
+    def _abort_uploads(self, prefix: str, chosen: Callable[[str, str], bool]) -> int:
+        """Abort the uploads open under the full key ``prefix`` that ``chosen(key, upload
+        id)`` picks; return how many."""
         url = self._url(prefix)
         aborted = 0
         key_marker = upload_marker = ""
@@ -344,28 +361,41 @@ class S3Store:
                 request.update(KeyMarker=key_marker, UploadIdMarker=upload_marker)
             page = self._list_uploads(url, request)
             for upload in page.get("Uploads", []):
-                self._abort_upload(upload["Key"], upload["UploadId"])
-                aborted += 1
+                if chosen(upload["Key"], upload["UploadId"]):
+                    self._abort_upload(upload["Key"], upload["UploadId"])
+                    aborted += 1
             if not page.get("IsTruncated"):
                 return aborted
             key_marker = page.get("NextKeyMarker", "")
             upload_marker = page.get("NextUploadIdMarker", "")
 
     def _list_uploads(self, url: str, request: dict[str, Any]) -> Any:
-        return self._call(
-            "s3:ListBucketMultipartUploads",
-            url,
-            lambda: self._client.list_multipart_uploads(**request),
-        )
+        try:
+            return self._call(
+                "s3:ListBucketMultipartUploads",
+                url,
+                lambda: self._client.list_multipart_uploads(**request),
+            )
+        except BucketNotFoundError:
+            raise
+        except NotFoundError:
+            return {}  # rclone answers NoSuchUpload when no upload at all is open
 
     def _abort_upload(self, full_key: str, upload_id: str) -> None:
-        self._call(
-            "s3:AbortMultipartUpload",
-            self._url(full_key),
-            lambda: self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=full_key, UploadId=upload_id
-            ),
-        )
+        """Abort one upload; one already gone (``NoSuchUpload``: an attempt whose answer
+        was lost aborted it, or it ended otherwise) is not open any more, as wanted."""
+        try:
+            self._call(
+                "s3:AbortMultipartUpload",
+                self._url(full_key),
+                lambda: self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=full_key, UploadId=upload_id
+                ),
+            )
+        except BucketNotFoundError:
+            raise
+        except NotFoundError:
+            pass
 
     def _call(self, action: str, url: str, call: Callable[[], T]) -> T:
         """``call`` with S3's errors translated, retried while they are retriable."""
@@ -414,6 +444,7 @@ class _ObjectWriter:
         self._url = store.url_for(key)
         self._buffer = bytearray()
         self._upload_id: str | None = None
+        self._start_retried = False
         self._parts: list[CompletedPartTypeDef] = []
 
     def write(self, data: bytes, /) -> int:
@@ -441,6 +472,7 @@ class _ObjectWriter:
         if self._buffer:
             self._send_part()
         self._complete(self._upload_id)
+        self._abort_strays()
 
     def _complete(self, upload_id: str) -> None:
         """Complete the upload; a retry that finds it gone checks whether the completion
@@ -471,15 +503,34 @@ class _ObjectWriter:
             return
         upload_id = self._upload_id
         try:
-            self._store._call(
-                "s3:AbortMultipartUpload",
-                self._url,
-                lambda: self._client.abort_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, UploadId=upload_id
-                ),
-            )
+            self._store._abort_upload(self._key, upload_id)
+            self._abort_strays()
         except DdbpipeError as exc:
             cause.add_note(f"aborting multipart upload {upload_id} failed: {exc}")
+
+    def _start(self) -> str:
+        """Start the multipart upload and return its id, noting whether it took retries."""
+        attempts = 0
+
+        def create() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
+
+        upload_id: str = self._store._call("s3:PutObject", self._url, create)["UploadId"]
+        self._start_retried = attempts > 1
+        return upload_id
+
+    def _abort_strays(self) -> None:
+        """Abort the other uploads of this key when the start was retried: an attempt
+        whose answer was lost may have started one, which nothing would ever end. A key
+        is written by one writer at a time, so any other upload of it is such a stray."""
+        if not self._start_retried:
+            return
+        ours = self._upload_id
+        self._store._abort_uploads(
+            self._key, lambda key, upload_id: key == self._key and upload_id != ours
+        )
 
     def _part_limit(self) -> int:
         step = len(self._parts) // _PARTS_PER_SIZE_STEP
@@ -487,11 +538,7 @@ class _ObjectWriter:
 
     def _send_part(self) -> None:
         if self._upload_id is None:
-            self._upload_id = self._store._call(
-                "s3:PutObject",
-                self._url,
-                lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key),
-            )["UploadId"]
+            self._upload_id = self._start()
         upload_id = self._upload_id
         number = len(self._parts) + 1
         body = bytes(self._buffer)
