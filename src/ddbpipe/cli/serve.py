@@ -151,6 +151,21 @@ def make_serve_command(
     return serve
 
 
+class _StoreCloser:
+    """Closes the identity store when the server has shut down: uvicorn then raises the
+    stopping signal again, and the process ends without returning here."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def stop(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
+
+
 def _run(
     config: ServerConfig,
     operations: OperationsFactory,
@@ -170,7 +185,8 @@ def _run(
     store = IdentityStore(config.state_dir, clock=clock.now, account_id=config.account_id)
     try:
         table = operations(config, store)
-        app = create_app(config, store, table, clock=clock, services=services(config, store))
+        background = [_StoreCloser(store), *services(config, store)]  # stopped last
+        app = create_app(config, store, table, clock=clock, services=background)
         err_console.print(
             f"ddbpipe serve: the Data Pipeline API on http://{config.host}:{config.port} "
             f"(region {config.region}, account {store.account_id}, state {config.state_dir}, "

@@ -49,21 +49,27 @@ class BackgroundService(Protocol):
         """Stop, once the server has stopped taking requests."""
 
 
+_DRAIN_FACTOR = 4
+
+
 class _BodyTooLarge(Exception):
     pass
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
+    """The body, or ``_BodyTooLarge`` past ``limit`` bytes. A body that is too large is
+    still read (and dropped) up to ``_DRAIN_FACTOR`` times the limit, so that the
+    client, still sending, gets the error rather than a broken connection."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
+        if size > limit * _DRAIN_FACTOR:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise _BodyTooLarge
     return b"".join(chunks)
 
 
