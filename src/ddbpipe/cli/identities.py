@@ -258,8 +258,10 @@ def users_delete_access_key(name: str, access_key_id: str, state: Path, as_json:
 @json_option
 @handle_errors
 def users_set_password(name: str, remove: bool, state: Path, as_json: bool) -> None:
-    """Set the console password of user NAME: prompted for, or read from
-    $DDBPIPE_CONSOLE_PASSWORD."""
+    """Set (or remove) the console password of user NAME.
+
+    The password is prompted for, or read from $DDBPIPE_CONSOLE_PASSWORD.
+    """
     output = use_output(Output("users set-password", json=as_json))
     store = _open(state)
     store.get("user", name)  # a missing user is reported before the prompt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from ddbpipe.cli import cli
@@ -46,6 +47,14 @@ A result holds: for `export`, `table`, `folder`, `files` (URLs), `items`, `bytes
 `dry_run`, `exports`, `left_out`; for `inspect`, `folder`, `format`, `items`, `bytes`,
 `files` (each with `key`, `url`, `bytes`, `items`, `problems`), `problems`, `warnings`;
 for `convert`, `source`, `folder`, `format`, `files`, `items`, `duration`.
+
+`users`, `groups` and `roles` commands print the same object (`command` is, for example,
+`"users add"`). Their results describe users, groups or roles: `kind`, `name`, `arn`,
+`unique_id`, `created`, `inline_policies`, `managed_policies`, then `groups` for a user
+and a role, `members` for a group, `access_keys` and `console_password` for a user,
+`description` for a role. `users add` adds `new_access_key` (`user`, `access_key_id`,
+`secret_access_key`: null when the key was given with `--access-key-id`);
+`users create-access-key` returns that object alone.
 """
 
 
@@ -72,7 +81,13 @@ def render() -> str:
         "Generated from `--help`; regenerate with "
         "`.venv/bin/python -m tests.unit.cli.test_cli_reference`.\n",
     ]
-    for args in [[], *([name] for name in sorted(cli.commands))]:
+    invocations: list[list[str]] = [[]]
+    for name in sorted(cli.commands):
+        invocations.append([name])
+        command = cli.commands[name]
+        if isinstance(command, click.Group):
+            invocations += [[name, sub] for sub in sorted(command.commands)]
+    for args in invocations:
         title = " ".join(["ddbpipe", *args])
         result = CliRunner().invoke(cli, [*args, "--help"], prog_name="ddbpipe", terminal_width=100)
         text = result.output
