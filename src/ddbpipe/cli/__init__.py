@@ -8,9 +8,11 @@ from ddbpipe._version import __version__
 from ddbpipe.cli.convert import convert_command
 from ddbpipe.cli.demo import demo_command
 from ddbpipe.cli.export import export_command
+from ddbpipe.cli.identities import groups_command, roles_command, users_command
 from ddbpipe.cli.import_ import import_command
 from ddbpipe.cli.inspect import inspect_command
 from ddbpipe.cli.pipeline import pipeline_group
+from ddbpipe.cli.serve import serve_command
 from ddbpipe.transfer.worker import own_process
 
 __all__ = ["cli", "main"]
@@ -29,6 +31,10 @@ cli.add_command(demo_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
 cli.add_command(pipeline_group)
+cli.add_command(serve_command)
+cli.add_command(users_command)
+cli.add_command(groups_command)
+cli.add_command(roles_command)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "json_option",
     "plain_files",
     "state_dir",
+    "state_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -159,3 +160,13 @@ def state_dir() -> str:
     """ddbpipe's state folder: ``$XDG_STATE_HOME/ddbpipe``, else ``~/.local/state/ddbpipe``."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
     return os.path.join(base, "ddbpipe")
+
+
+state_option = click.option(
+    "--state",
+    "state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=state_dir,
+    show_default="$XDG_STATE_HOME/ddbpipe, else ~/.local/state/ddbpipe",
+    help="ddbpipe's state folder: checkpoints, the server's identities and pipelines.",
+)

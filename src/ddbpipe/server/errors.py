@@ -22,9 +22,22 @@ from enum import StrEnum
 
 import orjson
 
-from ddbpipe.errors import DdbpipeError
+from ddbpipe.errors import (
+    AccessDeniedError,
+    ConfigError,
+    DataError,
+    DdbpipeError,
+    ThrottledError,
+)
 
-__all__ = ["JSON_CONTENT_TYPE", "ApiError", "ErrorCode", "render_json_error"]
+__all__ = [
+    "INTERNAL_MESSAGE",
+    "JSON_CONTENT_TYPE",
+    "ApiError",
+    "ErrorCode",
+    "api_error_for",
+    "render_json_error",
+]
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -47,6 +60,7 @@ class ErrorCode(StrEnum):
     ACCESS_DENIED = "AccessDeniedException"
     THROTTLING = "ThrottlingException"
     UNKNOWN_OPERATION = "UnknownOperationException"
+    SERIALIZATION = "SerializationException"
     VALIDATION = "ValidationException"
     # Authentication.
     MISSING_AUTHENTICATION_TOKEN = "MissingAuthenticationTokenException"
@@ -82,6 +96,7 @@ _WIRE: dict[ErrorCode, _Wire] = {
     ErrorCode.ACCESS_DENIED: _Wire(_SERVICE, 403, "AccessDenied", 403),
     ErrorCode.THROTTLING: _Wire(_AVAILABILITY, 400, "Throttling", 400),
     ErrorCode.UNKNOWN_OPERATION: _Wire(_SERVICE, 400, "InvalidAction", 400),
+    ErrorCode.SERIALIZATION: _Wire(_SERVICE, 400, "MalformedInput", 400),
     ErrorCode.VALIDATION: _Wire(_VALIDATE, 400, "ValidationError", 400),
     ErrorCode.MISSING_AUTHENTICATION_TOKEN: _Wire(_SERVICE, 400, "MissingAuthenticationToken", 403),
     ErrorCode.INCOMPLETE_SIGNATURE: _Wire(_SERVICE, 400, "IncompleteSignature", 400),
@@ -142,3 +157,26 @@ def render_json_error(error: ApiError) -> bytes:
     """The JSON 1.1 body for ``error``; send it with ``error.status`` and
     ``JSON_CONTENT_TYPE``."""
     return orjson.dumps({"__type": f"{error.namespace}#{error.code}", "message": error.message})
+
+
+INTERNAL_MESSAGE = "An internal error occurred; the server's log has the details"
+
+
+def api_error_for(error: DdbpipeError) -> ApiError:
+    """The API error for a ddbpipe error a handler let through: the one seam where the
+    library's errors become the service's.
+
+    An ``ApiError`` stays as it is; a configuration or data error is the request's fault
+    (``InvalidRequestException`` with its message); an access refusal is
+    ``AccessDeniedException``; throttling ``ThrottlingException``; anything else
+    an ``InternalServiceError`` whose details stay in the server's log.
+    """
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, ConfigError | DataError):
+        return ApiError(ErrorCode.INVALID_REQUEST, str(error))
+    if isinstance(error, AccessDeniedError):
+        return ApiError(ErrorCode.ACCESS_DENIED, str(error))
+    if isinstance(error, ThrottledError):
+        return ApiError(ErrorCode.THROTTLING, "Rate exceeded")
+    return ApiError(ErrorCode.INTERNAL_SERVICE_ERROR, INTERNAL_MESSAGE)

@@ -56,6 +56,14 @@ as ValidatePipelineDefinition returns them; for `pipeline list`, one object per 
 (`pipeline_id`, `name`, `state`, `health`, `created`, `last_activated`, `next_run`); for
 `pipeline runs`, one per instance (`name`, `scheduled_start`, `status`, `id`, `started`,
 `ended`).
+
+`users`, `groups` and `roles` commands print the same object (`command` is, for example,
+`"users add"`). Their results describe users, groups or roles: `kind`, `name`, `arn`,
+`unique_id`, `created`, `inline_policies`, `managed_policies`, then `groups` for a user
+and a role, `members` for a group, `access_keys` and `console_password` for a user,
+`description` for a role. `users add` adds `new_access_key` (`user`, `access_key_id`,
+`secret_access_key`: null when the key was given with `--access-key-id`);
+`users create-access-key` returns that object alone.
 """
 
 

@@ -1,0 +1,220 @@
+"""``ddbpipe serve``: the AWS Data Pipeline API on a local port, for boto3 and the AWS
+CLI with ``--endpoint-url``.
+
+The command builds the server's configuration from its options, opens the identity
+store, and runs the ASGI app under uvicorn until SIGTERM or Ctrl-C, which finish the
+requests in flight and stop the background services. ``make_serve_command`` builds the
+command around the operations and background services to run, so the pipeline engine
+(or a test) can supply its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ddbpipe.cli.errors import handle_errors
+from ddbpipe.cli.options import state_option
+from ddbpipe.cli.output import err_console
+from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.errors import ConfigError
+from ddbpipe.server.clock import SYSTEM_CLOCK, Clock
+from ddbpipe.server.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, ServerConfig
+from ddbpipe.server.identities import IdentityStore
+from ddbpipe.server.operations import OperationTable
+from ddbpipe.server.rate_limits import parse_rate_limits
+from ddbpipe.server.shapes import operation_names
+from ddbpipe.stores import StoreConfig
+
+if TYPE_CHECKING:
+    from ddbpipe.server.app import BackgroundService
+
+__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "make_serve_command", "serve_command"]
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+OperationsFactory = Callable[[ServerConfig, IdentityStore], OperationTable]
+ServicesFactory = Callable[[ServerConfig, IdentityStore], Sequence["BackgroundService"]]
+
+
+def server_operations(config: ServerConfig, store: IdentityStore) -> OperationTable:
+    """The operations the server answers: the pipeline engine's handlers go here."""
+    return OperationTable()
+
+
+def server_services(config: ServerConfig, store: IdentityStore) -> Sequence[BackgroundService]:
+    """What runs beside the API: the pipeline engine's scheduler starts and stops here."""
+    return ()
+
+
+def _log_config() -> dict[str, Any]:
+    import uvicorn.config
+
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["ddbpipe.server"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+def make_serve_command(
+    operations: OperationsFactory = server_operations,
+    services: ServicesFactory = server_services,
+    clock: Clock = SYSTEM_CLOCK,
+) -> click.Command:
+    """The ``serve`` command, answering the operations ``operations`` gives and running
+    the ``services`` beside them, on ``clock``."""
+
+    @click.command("serve")
+    @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+    @click.option(
+        "--port", type=int, default=DEFAULT_PORT, show_default=True, help="Port to listen on."
+    )
+    @state_option
+    @click.option(
+        "--region",
+        default=DEFAULT_REGION,
+        show_default=True,
+        help="The API's region: clients sign for it (STS also accepts us-east-1). Also the "
+        "default region of the pipelines' tables and buckets.",
+    )
+    @click.option(
+        "--account-id",
+        help="The 12-digit account in every ARN (default: the state folder's, "
+        "123456789012 when new).",
+    )
+    @click.option(
+        "--local-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The only folder pipelines may read and write on this machine (default: none, "
+        "only S3).",
+    )
+    @click.option(
+        "--rate-limit",
+        "rate_limits",
+        multiple=True,
+        metavar="OP=RATE/BURST",
+        help="Calls a second and burst per user for an operation (* for the others), or "
+        "'off'. Repeat. Default: the service's limits (1/100; 2/100 for DescribeObjects, "
+        "PollForTask, QueryObjects; 10/100 for ReportTaskProgress, SetTaskStatus).",
+    )
+    @click.option("--endpoint-url", help="DynamoDB endpoint of the pipelines' tables.")
+    @click.option("--s3-endpoint-url", help="S3 endpoint of the pipelines' buckets.")
+    @click.option(
+        "--debug-signatures",
+        is_flag=True,
+        help="Put the expected canonical request in signature errors (they repeat the "
+        "signed headers: not for shared logs).",
+    )
+    @handle_errors
+    def serve(
+        host: str,
+        port: int,
+        state: Path,
+        region: str,
+        account_id: str | None,
+        local_root: Path | None,
+        rate_limits: tuple[str, ...],
+        endpoint_url: str | None,
+        s3_endpoint_url: str | None,
+        debug_signatures: bool,
+    ) -> None:
+        """Serve the AWS Data Pipeline API (and STS's GetSessionToken and
+        GetCallerIdentity) for boto3 and the AWS CLI with --endpoint-url.
+
+        Every request must be signed with the access key of a user added with
+        ddbpipe users add. Stops cleanly on SIGTERM or Ctrl-C.
+        """
+        config = ServerConfig(
+            state_dir=state,
+            host=host,
+            port=port,
+            region=region,
+            account_id=account_id,
+            local_root=local_root.resolve() if local_root is not None else None,
+            rate_limits=parse_rate_limits(rate_limits, operation_names()),
+            dynamo=DynamoConfig(region=region, endpoint_url=endpoint_url),
+            s3=StoreConfig(region=region, endpoint_url=s3_endpoint_url),
+            debug=debug_signatures,
+        )
+        problems = config.problems()
+        if problems:
+            raise ConfigError(problems)
+        _run(config, operations, services, clock)
+
+    return serve
+
+
+class _StoreCloser:
+    """Closes the identity store when the server has shut down: uvicorn then raises the
+    stopping signal again, and the process ends without returning here."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def stop(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
+
+
+def _run(
+    config: ServerConfig,
+    operations: OperationsFactory,
+    services: ServicesFactory,
+    clock: Clock,
+) -> None:
+    try:
+        import uvicorn
+
+        from ddbpipe.server.app import create_app
+    except ImportError as error:
+        raise ConfigError(
+            f"ddbpipe serve needs the server extra ({error.name} is missing): "
+            "pip install 'ddbpipe[server]'"
+        ) from None
+
+    store = IdentityStore(config.state_dir, clock=clock.now, account_id=config.account_id)
+    try:
+        table = operations(config, store)
+        background = [_StoreCloser(store), *services(config, store)]  # stopped last
+        app = create_app(config, store, table, clock=clock, services=background)
+        err_console.print(
+            f"ddbpipe serve: the Data Pipeline API on http://{config.host}:{config.port} "
+            f"(region {config.region}, account {store.account_id}, state {config.state_dir}, "
+            f"{len(table)} operations)",
+            markup=False,
+            highlight=False,
+        )
+        if store.user_count() == 0:
+            err_console.print(
+                "No users yet, so every request is refused. Add one (while the server runs) "
+                f"with: ddbpipe users add NAME --state {config.state_dir}",
+                markup=False,
+                highlight=False,
+            )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=config.host,
+                port=config.port,
+                access_log=False,
+                log_config=_log_config(),
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+        )
+        server.run()
+    finally:
+        store.close()
+
+
+serve_command = make_serve_command()

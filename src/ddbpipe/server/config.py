@@ -1,0 +1,95 @@
+"""What ``ddbpipe serve`` is told: built by the command line, passed down unchanged.
+
+Regions: Data Pipeline requests must be signed for the server's ``region``. STS requests
+may be signed for that region or for ``us-east-1``, the region clients sign for when they
+use STS's global endpoint, as older AWS CLI settings do. Any other region is refused
+with "Credential should be scoped to a valid region", which points at a client set up
+for another server.
+
+Request bodies are capped at ``max_body_bytes``. The default, 8 MiB, holds the largest
+definition the service accepts — 100 objects of 15,360 UTF-8 bytes and 50 parameters,
+with the three-fold growth of JSON escaping that SDKs apply to non-ASCII text — with room
+to spare; only an ``EvaluateExpression`` near the model's 20 MiB limit is refused for
+it.
+
+``dynamo`` and ``s3`` say where the pipelines' tables and files live (a local DynamoDB,
+an S3-compatible store): the pipeline engine gets them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.errors import ConfigError
+from ddbpipe.server.principals import check_account_id
+from ddbpipe.server.rate_limits import DEFAULT_RATE_LIMITS, RateLimits
+from ddbpipe.sessions import region_problems
+from ddbpipe.stores import StoreConfig
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PORT",
+    "DEFAULT_REGION",
+    "STS_GLOBAL_REGION",
+    "ServerConfig",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_REGION = "us-east-1"
+STS_GLOBAL_REGION = "us-east-1"
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server runs with; see the module doc.
+
+    ``account_id`` renames the account in the state folder's ARNs when given;
+    ``local_root`` is the only folder pipelines may use on this machine (none when
+    ``None``); ``debug`` puts the expected canonical request in signature errors.
+    """
+
+    state_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    region: str = DEFAULT_REGION
+    account_id: str | None = None
+    local_root: Path | None = None
+    rate_limits: RateLimits = DEFAULT_RATE_LIMITS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    dynamo: DynamoConfig = field(default_factory=DynamoConfig)
+    s3: StoreConfig = field(default_factory=StoreConfig)
+    debug: bool = False
+
+    def problems(self) -> list[str]:
+        """Every invalid setting, in the words of the command line."""
+        problems = region_problems("the server's", self.region)
+        if not self.region:
+            problems.append("--region must name a region")
+        if not 0 <= self.port <= 65535:
+            problems.append(f"--port must be 0 to 65535, not {self.port}")
+        if self.max_body_bytes < 1024:
+            problems.append("the request body limit must be at least 1024 bytes")
+        if self.account_id is not None:
+            try:
+                check_account_id(self.account_id)
+            except ConfigError as error:
+                problems.extend(error.problems)
+        if self.local_root is not None and not self.local_root.is_dir():
+            problems.append(f"--local-root {self.local_root} is not a folder")
+        problems += self.dynamo.problems() + self.s3.problems()
+        return problems
+
+    @property
+    def api_regions(self) -> frozenset[str]:
+        """The regions Data Pipeline requests may be signed for."""
+        return frozenset({self.region})
+
+    @property
+    def sts_regions(self) -> frozenset[str]:
+        """The regions STS requests may be signed for."""
+        return frozenset({self.region, STS_GLOBAL_REGION})
