@@ -2,7 +2,11 @@
 
 import pytest
 
-pytest_plugins = ["tests.support.servers", "tests.support.fault_proxy"]
+pytest_plugins = [
+    "tests.support.servers",
+    "tests.support.fault_proxy",
+    "tests.support.dask_cluster",
+]
 
 
 @pytest.fixture(autouse=True)

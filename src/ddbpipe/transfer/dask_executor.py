@@ -53,7 +53,14 @@ from ddbpipe.errors import (
     WorkerLostError,
 )
 from ddbpipe.transfer.cancel import POLL_SECONDS, StopFlag
-from ddbpipe.transfer.dask_worker import TOPIC, DaskJob, control_name, reply_name, run_attempt
+from ddbpipe.transfer.dask_worker import (
+    TOPIC,
+    AttemptCall,
+    DaskJob,
+    control_name,
+    reply_name,
+    submission,
+)
 from ddbpipe.transfer.worker import WorkerContext
 
 __all__ = ["CONNECT_TIMEOUT_SECONDS", "DASK_STOP_GRACE_SECONDS", "DaskExecutor", "DaskPool"]
@@ -109,7 +116,7 @@ class DaskPool:
 
     def _on_message(self, event: tuple[float, Any]) -> None:
         message = event[1]
-        route = self._routes.get(message[0]) if isinstance(message, list) else None
+        route = self._routes.get(message[0]) if isinstance(message, list | tuple) else None
         if route is not None:
             route.put(("message", *message[1:]))
 
@@ -225,12 +232,10 @@ class _DaskRun:
         while len(self.in_flight) < self.slots and self.next < len(self.runs):
             run = self.runs[self.next]
             self.next += 1
+            function, payload = submission(AttemptCall(self.job, run.index, self.task_fn, run.task))
             run.future = self.client.submit(
-                run_attempt,
-                self.job,
-                run.index,
-                self.task_fn,
-                run.task,
+                function,
+                payload,
                 key=f"{getattr(self.task_fn, '__name__', 'task')}-{run.index}-{self.job.id}",
                 pure=False,
             )
@@ -264,7 +269,7 @@ class _DaskRun:
         _, kind, index, attempt, payload = message
         run = self.runs[index]
         if kind == "start":
-            self._answer(run, attempt)
+            self._answer(run, attempt, payload.decode())
         elif attempt != run.attempt or run.outcome is not None:
             return  # an attempt the client did not start, or one after the task ended
         elif kind == "events":
@@ -276,9 +281,16 @@ class _DaskRun:
         elif kind == "end":
             self._end(run, *pickle.loads(payload))
 
-    def _answer(self, run: _TaskRun, attempt: str) -> None:
+    def _answer(self, run: _TaskRun, attempt: str, version: str) -> None:
         """Tell a starting attempt what to do: go on from the task's continuation, or
         nothing (the task is done, or the job is stopping)."""
+        if version != __version__:
+            self._begin_stop(
+                ConfigError(
+                    f"a Dask worker runs ddbpipe {version}, this side {__version__}: install "
+                    "the same version on every worker"
+                )
+            )
         if self.stopping:
             answer: tuple[str, Any] = ("stop", None)
         elif run.outcome is not None:
@@ -350,7 +362,9 @@ def _task_error(error: BaseException | None, task: Any) -> BaseException:
             f"Dask workers kept dying while running {_label(task)} ({error}); the "
             "task may need more memory than a worker has"
         )
-    if isinstance(error, ImportError | AttributeError | pickle.UnpicklingError):
+    if isinstance(error, ImportError | AttributeError | pickle.UnpicklingError) or (
+        isinstance(error, RuntimeError) and "deserializ" in str(error)
+    ):
         return ConfigError(
             f"the Dask workers cannot run ddbpipe's tasks ({name}: {error}); install "
             f"ddbpipe {__version__} with the dask extra on every worker"

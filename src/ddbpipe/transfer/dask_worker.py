@@ -1,15 +1,18 @@
 """The worker side of a job run on a Dask cluster: what one task attempt does there.
 
-``run_attempt`` is the function the client submits, once per task. It runs in a thread
-of a Dask worker process, around the same task functions the local pool runs
-(``run_segment``, ``run_file``, ``convert_file``), with a ``WorkerContext`` made for it:
+``run_attempt`` is what the client submits, once per task. It runs in a thread of a
+Dask worker process, around the same task functions the local pool runs
+(``run_segment``, ``run_file``, ``convert_file``), with a ``WorkerContext`` made for it.
+It is submitted as ``pickle.loads`` of an ``AttemptCall`` (``submission``): the scheduler
+unpickles task graphs, and this way it sees only a standard function and bytes, so
+ddbpipe need not be installed on the scheduler, only on the workers.
 
 - **Start.** The attempt names itself (a new id each time the scheduler runs the task,
-  so a task run again after its worker was lost is a new attempt) and asks the client
-  which task to run: the task as submitted, or what is left of it after the events its
-  earlier attempts reported (``after``). The client answers once it has handled every
-  event sent before the question, so an attempt never repeats or skips what an earlier
-  one finished.
+  so a task run again after its worker was lost is a new attempt), says which ddbpipe
+  version it runs, and asks the client which task to run: the task as submitted, or
+  what is left of it after the events its earlier attempts reported (``after``). The
+  client answers once it has handled every event sent before the question, so an
+  attempt never repeats or skips what an earlier one finished.
 - **Events and the outcome** go to the client as Dask events (``Worker.log_event`` on
   one topic): no round trip per event, and in order with the task's completion on the
   worker's stream. The outcome (the result, or the error whole and typed) is the last
@@ -42,16 +45,18 @@ from distributed import Variable, get_client, get_worker
 
 from ddbpipe._version import __version__
 from ddbpipe.dynamo.throttle import BucketState, TokenBucket
-from ddbpipe.errors import CancelledError, ConfigError
+from ddbpipe.errors import CancelledError
 from ddbpipe.transfer.worker import WorkerContext, portable
 
 __all__ = [
     "CONTROL_POLL_SECONDS",
     "TOPIC",
+    "AttemptCall",
     "DaskJob",
     "control_name",
     "reply_name",
     "run_attempt",
+    "submission",
 ]
 
 TOPIC = "ddbpipe"
@@ -239,15 +244,29 @@ def _reply(client: Any, job: str, attempt: str, stop: _AttemptStop) -> tuple[str
         return answer
 
 
+@dataclass(frozen=True)
+class AttemptCall:
+    """``run_attempt(job, index, task_fn, task)``, as a pickle that makes the call when it
+    is loaded."""
+
+    job: DaskJob
+    index: int
+    task_fn: Callable[[Any, WorkerContext], Any]
+    task: Any
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (run_attempt, (self.job, self.index, self.task_fn, self.task))
+
+
+def submission(call: AttemptCall) -> tuple[Callable[[bytes], Any], bytes]:
+    """The function and argument to submit for ``call``: ``pickle.loads`` and its bytes."""
+    return pickle.loads, pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def run_attempt(
     job: DaskJob, index: int, task_fn: Callable[[Any, WorkerContext], Any], task: Any
 ) -> None:
     """Run task number ``index`` of ``job`` on this worker; see the module doc."""
-    if job.version != __version__:
-        raise ConfigError(
-            f"this Dask worker has ddbpipe {__version__}, the client {job.version}: "
-            "install the same version everywhere"
-        )
     worker = get_worker()
     client = get_client()
     key = worker.get_current_task()
@@ -256,7 +275,7 @@ def run_attempt(
     state = _JOBS.enter(job, client)
     stop = _AttemptStop(state, worker, key)
     try:
-        channel.send("start")
+        channel.send("start", __version__.encode())
         what, task = _reply(client, job.id, attempt, stop)
         if what != "run":
             return
