@@ -4,7 +4,9 @@ per session when a test first asks for it, and stopped when the session ends.
 
 Workers inherit the test environment: its fake AWS credentials and region, and the
 repository on ``PYTHONPATH``. A worker killed by a test is restarted by its nanny; every
-test gets the cluster with both workers up.
+test gets the cluster with both workers up. Tests that use the cluster run last: the
+Dask client threads they leave in this process would make every later local job start
+its worker processes with forkserver rather than fork, which is slower.
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ class DaskCluster:
     def wait_for_workers(self, count: int = WORKERS) -> None:
         """Wait until ``count`` workers are connected."""
         self.client.wait_for_workers(count, timeout=_READY_TIMEOUT_S)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the tests that use the cluster to the end, in their order."""
+    uses = [item for item in items if "dask_cluster" in getattr(item, "fixturenames", ())]
+    if uses:
+        chosen = set(uses)
+        items[:] = [item for item in items if item not in chosen] + uses
 
 
 def _dask_tool() -> str:

@@ -30,6 +30,7 @@ A task that kills its worker again and again fails the job with ``WorkerLostErro
 from __future__ import annotations
 
 import contextlib
+import importlib
 import pickle
 import queue
 import socket
@@ -89,7 +90,18 @@ class DaskPool:
 
     @classmethod
     def connect(cls, address: str) -> DaskPool:
-        """Connect to the scheduler; ``EndpointUnreachableError`` when nothing answers."""
+        """Connect to the scheduler; ``EndpointUnreachableError`` when nothing answers.
+
+        TLS settings come from Dask's own configuration. A ``gateway://`` address (a
+        dask-gateway cluster) needs the dask-gateway package, which knows that scheme.
+        """
+        if address.startswith("gateway://"):
+            try:
+                importlib.import_module("dask_gateway")
+            except ImportError:
+                raise ConfigError(
+                    f"{address} is a dask-gateway address: install dask-gateway next to ddbpipe"
+                ) from None
         _check_reachable(address)
         try:
             client = Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=False)

@@ -58,3 +58,12 @@ def test_without_the_dask_extra_the_error_says_what_to_install(
     monkeypatch.setitem(sys.modules, "ddbpipe.transfer.dask_executor", None)
     with pytest.raises(ConfigError, match=r"pip install 'ddbpipe\[dask\]'"), open_pool(ADDRESS):
         pass
+
+
+def test_a_gateway_address_needs_dask_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask_gateway", None)
+    with (
+        pytest.raises(ConfigError, match="install dask-gateway"),
+        open_pool("gateway://gateway.example:443/cluster-1"),
+    ):
+        pass
