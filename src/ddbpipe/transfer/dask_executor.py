@@ -10,13 +10,16 @@ unwind and abort their uploads (``ddbpipe.transfer.dask_worker`` is the worker s
 
 **Capacity: shares, re-balanced.** The table's allowed rate is split between the tasks
 that may run at once: each holds a token bucket of its own, refilled at ``rate /
-workers``. At most ``workers`` tasks are ever submitted and unfinished, so the buckets
-never add up to more than the rate, whatever the number of Dask workers; each bucket
-starts empty, so a task starting adds no burst. Once every task has been submitted, the
-tasks left share the whole rate: their shares rise as others finish (only ever rise, and
-only after the task that gave its share back has ended, so the sum stays within the
-rate). Taking units costs nothing on the network: the only traffic is the control
-variable each worker process reads a few times a second.
+workers``. A task runs only once the client admits it (the answer to its first
+question), and at most ``workers`` are admitted and unfinished at any time, so the
+buckets never add up to more than the rate, whatever the number of Dask workers; each
+bucket starts empty, so a task starting adds no burst. Once every task has been
+admitted, the tasks left share the whole rate: their shares rise as others finish (only
+ever rise, and only after the task that gave its share back has ended, so the sum stays
+within the rate). Taking units costs nothing on the network: the only traffic is the
+control variable each worker process reads a few times a second. A few more tasks than
+``workers`` are submitted, so that the next is already placed when one ends; they wait
+for admission using no capacity.
 
 **Lost workers.** When a worker dies, the scheduler runs its task again elsewhere. The
 new attempt asks the client where to start and gets the task's continuation after the
@@ -153,6 +156,7 @@ class _TaskRun:
     task: Any
     future: Future | None = None
     attempt: str | None = None  # the attempt whose events count
+    admitted: bool = False  # an attempt of it has been let run
     outcome: bool | None = None  # True: its result was handled; False: its error
 
 
@@ -178,7 +182,13 @@ class DaskExecutor:
 
 
 class _DaskRun:
-    """One ``DaskExecutor.run``: submission, messages, shares, and how it ends."""
+    """One ``DaskExecutor.run``: submission, admission, messages, shares, and the end.
+
+    Up to twice ``slots`` tasks are submitted, so that the next ones are already on the
+    scheduler when a running one ends; at most ``slots`` are admitted (told to run, when
+    their attempt asks) and unfinished, which is what keeps the capacity shares within
+    the rate. The others wait for an answer, using no capacity.
+    """
 
     def __init__(
         self,
@@ -204,7 +214,10 @@ class _DaskRun:
         self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.control = Variable(control_name(job_id), client=self.client)
         self.next = 0  # the next task to submit
-        self.in_flight: set[int] = set()
+        self.submitted: set[int] = set()  # tasks whose future is not done
+        self.running: set[int] = set()  # admitted tasks without an outcome
+        self.waiting: list[tuple[_TaskRun, str]] = []  # attempts waiting to be admitted
+        self.never_admitted = len(tasks)
         self.replies: list[str] = []
         self.error: BaseException | None = None
         self.stopping = False
@@ -225,7 +238,7 @@ class _DaskRun:
             self._clean_up()
         if self.error is not None:
             raise self.error
-        if self.interrupted or self.next < len(self.runs):
+        if self.interrupted or any(run.outcome is None for run in self.runs):
             raise CancelledError("the job was cancelled")
 
     def _loop(self) -> None:
@@ -234,14 +247,14 @@ class _DaskRun:
                 self._begin_stop(None)
             if not self.stopping:
                 self._submit()
-            if not self.in_flight and (self.stopping or self.next >= len(self.runs)):
+            if not self.submitted and (self.stopping or self.next >= len(self.runs)):
                 return
             if self.stopping and time.monotonic() >= self.stop_deadline:
                 return
             self._receive(POLL_SECONDS)
 
     def _submit(self) -> None:
-        while len(self.in_flight) < self.slots and self.next < len(self.runs):
+        while len(self.submitted) < 2 * self.slots and self.next < len(self.runs):
             run = self.runs[self.next]
             self.next += 1
             function, payload = submission(AttemptCall(self.job, run.index, self.task_fn, run.task))
@@ -251,16 +264,20 @@ class _DaskRun:
                 key=f"{getattr(self.task_fn, '__name__', 'task')}-{run.index}-{self.job.id}",
                 pure=False,
             )
-            self.in_flight.add(run.index)
+            self.submitted.add(run.index)
             run.future.add_done_callback(lambda _, n=run.index: self.inbox.put(("done", n)))
-        if self.next >= len(self.runs) and self.in_flight:
-            share = self.rate / len(self.in_flight)
-            if share > self.share:
-                self.share = share
-                self._set_control()
 
     def _set_control(self) -> None:
         self.control.set({"stop": self.stopping, "share": self.share})
+
+    def _rebalance(self) -> None:
+        """Once every task has been admitted, the running ones share the whole rate: a
+        share only ever rises, after the task that gave its part back has ended."""
+        if self.never_admitted == 0 and self.running:
+            share = self.rate / len(self.running)
+            if share > self.share:
+                self.share = share
+                self._set_control()
 
     def _receive(self, timeout: float) -> None:
         try:
@@ -281,9 +298,9 @@ class _DaskRun:
         _, kind, index, attempt, payload = message
         run = self.runs[index]
         if kind == "start":
-            self._answer(run, attempt, payload.decode())
+            self._start(run, attempt, payload.decode())
         elif attempt != run.attempt or run.outcome is not None:
-            return  # an attempt the client did not start, or one after the task ended
+            return  # an attempt the client did not let run, or one after the task ended
         elif kind == "events":
             for event in pickle.loads(payload):
                 after = getattr(run.task, "after", None)
@@ -293,9 +310,9 @@ class _DaskRun:
         elif kind == "end":
             self._end(run, *pickle.loads(payload))
 
-    def _answer(self, run: _TaskRun, attempt: str, version: str) -> None:
-        """Tell a starting attempt what to do: go on from the task's continuation, or
-        nothing (the task is done, or the job is stopping)."""
+    def _start(self, run: _TaskRun, attempt: str, version: str) -> None:
+        """An attempt asks what to do: run now (the task's first, while a slot is free;
+        or one after a lost attempt, in its place), wait for a slot, or nothing."""
         if version != __version__:
             self._begin_stop(
                 ConfigError(
@@ -304,29 +321,53 @@ class _DaskRun:
                 )
             )
         if self.stopping:
-            answer: tuple[str, Any] = ("stop", None)
+            self._reply(attempt, ("stop", None))
         elif run.outcome is not None:
-            answer = ("skip", None)
+            self._reply(attempt, ("skip", None))
+        elif run.admitted or len(self.running) < self.slots:
+            self._admit(run, attempt)
         else:
-            answer = ("run", run.task)  # after a lost attempt: what is left of the task
-            run.attempt = attempt
+            self.waiting.append((run, attempt))
+
+    def _admit(self, run: _TaskRun, attempt: str) -> None:
+        if not run.admitted:
+            run.admitted = True
+            self.never_admitted -= 1
+        self.running.add(run.index)
+        run.attempt = attempt
+        # After a lost attempt, the task goes on from its continuation.
+        self._reply(attempt, ("run", run.task))
+        self._rebalance()
+
+    def _admit_waiting(self) -> None:
+        while self.waiting and len(self.running) < self.slots:
+            run, attempt = self.waiting.pop(0)
+            if run.outcome is None and run.future is not None and not run.future.done():
+                self._admit(run, attempt)
+
+    def _reply(self, attempt: str, answer: tuple[str, Any]) -> None:
         name = reply_name(self.job.id, attempt)
         self.replies.append(name)
         Variable(name, client=self.client).set(pickle.dumps(answer))
 
     def _end(self, run: _TaskRun, ok: bool, value: Any) -> None:
         run.outcome = ok
+        self.running.discard(run.index)  # its last request is done: its share is free
         if ok:
             self.on_result(value)
+            self._admit_waiting()
+            self._rebalance()
             return
         self.interrupted = True
         self._begin_stop(None if isinstance(value, CancelledError) else value)
 
     def _done(self, run: _TaskRun) -> None:
-        self.in_flight.discard(run.index)
+        self.submitted.discard(run.index)
         future = run.future
         if future is None or run.outcome is not None:
             return
+        self.running.discard(run.index)
+        self.waiting = [(r, a) for r, a in self.waiting if r is not run]
         if future.status == "error":
             self.interrupted = True
             self._begin_stop(_task_error(future.exception(), run.task))
@@ -344,12 +385,16 @@ class _DaskRun:
         self.stop_deadline = time.monotonic() + DASK_STOP_GRACE_SECONDS
         with contextlib.suppress(Exception):
             self._set_control()
-        waiting = [r.future for r in self.runs if r.future is not None and r.attempt is None]
+        for _, attempt in self.waiting:
+            with contextlib.suppress(Exception):
+                self._reply(attempt, ("stop", None))
+        self.waiting = []
+        idle = [r.future for r in self.runs if r.future is not None and not r.admitted]
         with contextlib.suppress(Exception):
-            self.client.cancel([f for f in waiting if not f.done()])
+            self.client.cancel([f for f in idle if not f.done()])
 
     def _drain_until_deadline(self) -> None:
-        while self.in_flight and time.monotonic() < self.stop_deadline:
+        while self.submitted and time.monotonic() < self.stop_deadline:
             self._receive(POLL_SECONDS)
 
     def _clean_up(self) -> None:
