@@ -90,14 +90,7 @@ def convert_backup(
     """
     store = _bound(store or StoreConfig(), session)
     source_store = _bound(source_store, session) if source_store is not None else store
-    problems = [] if plain is None else plain.problems()
-    if to_format not in EXPORT_FORMATS:
-        problems.append(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {to_format!r}")
-    problems += count_problems("items per file", max_items_per_file, 1, MAX_ITEMS_PER_FILE)
-    problems += store.problems() + source_store.problems()
-    problems += dask_problems(dask, store.credentials, source_store.credentials)
-    if problems:
-        raise ConfigError(problems)
+    _check(to_format, max_items_per_file, plain, store, source_store, dask)
     backup = open_backup(source, source_store, session=session, plain=plain)
     require_complete(backup)
     if backup.changes:
@@ -129,16 +122,7 @@ def convert_backup(
         for file in backup.files
     ]
     try:
-        with open_pool(dask) as pool:
-            workers = min(pool.default_workers, max(len(tasks), 1))
-            executor = pool.executor(workers, 1.0, 1.0)  # no table: capacity is not used
-            executor.run(convert_file, tasks, run.on_event, run.on_result, cancel=cancel)
-        parts = run.parts()
-        written = sum(p.items for p in parts)
-        if written != run.read:
-            raise FatalError(
-                f"read {run.read} items from {backup.url} but wrote {written} to {out.url}"
-            )
+        parts = _convert(backup, tasks, run, dask, cancel)
         if dask is not None:
             sweep_folder(out, to_format, {p.key for p in parts})  # files of lost attempts
         files = finish_folder(
@@ -155,7 +139,48 @@ def convert_backup(
         if isinstance(exc, DdbpipeError):
             exc.discarded = out.url
         raise
+    written = sum(p.items for p in parts)
     return ConvertResult(backup.url, out.url, to_format, files, written, run.elapsed)
+
+
+def _check(
+    to_format: str,
+    max_items_per_file: int,
+    plain: PlainFiles | None,
+    store: StoreConfig,
+    source_store: StoreConfig,
+    dask: str | None,
+) -> None:
+    """Raise ``ConfigError`` listing every invalid setting."""
+    problems = [] if plain is None else plain.problems()
+    if to_format not in EXPORT_FORMATS:
+        problems.append(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {to_format!r}")
+    problems += count_problems("items per file", max_items_per_file, 1, MAX_ITEMS_PER_FILE)
+    problems += store.problems() + source_store.problems()
+    problems += dask_problems(dask, store.credentials, source_store.credentials)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _convert(
+    backup: Backup,
+    tasks: list[ConvertTask],
+    run: _ConvertRun,
+    dask: str | None,
+    cancel: StopFlag | None,
+) -> list[Part]:
+    """Run a task per data file; return the data files written, counted against the
+    items read."""
+    with open_pool(dask) as pool:
+        workers = min(pool.default_workers, max(len(tasks), 1))
+        executor = pool.executor(workers, 1.0, 1.0)  # no table: capacity is not used
+        executor.run(convert_file, tasks, run.on_event, run.on_result, cancel=cancel)
+    parts = run.parts()
+    written = sum(p.items for p in parts)
+    if written != run.read:
+        out = tasks[0].out_url if tasks else "the output folder"
+        raise FatalError(f"read {run.read} items from {backup.url} but wrote {written} to {out}")
+    return parts
 
 
 def _bound(config: StoreConfig, session: AnySession | None) -> StoreConfig:

@@ -45,7 +45,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from distributed import Client, Future, Variable
-from distributed.client import FutureCancelledError
+
+try:
+    from distributed.client import FutureCancelledError
+except ImportError:  # distributed before 2024.12
+    from concurrent.futures import CancelledError as FutureCancelledError
 
 from ddbpipe._version import __version__
 from ddbpipe.errors import (

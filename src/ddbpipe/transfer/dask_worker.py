@@ -68,6 +68,7 @@ CONTROL_POLL_SECONDS = 0.2
 
 _REPLY_POLL_SECONDS = 0.5
 _CONTROL_TIMEOUT_SECONDS = 2.0
+_GONE_AFTER_SECONDS = 30.0  # a control variable missing this long: its job is over
 _KEPT_JOBS = 4  # job states kept between tasks (their clients and stores)
 _GONE = frozenset({"cancelled", "released", "forgotten"})
 
@@ -106,6 +107,7 @@ class _JobState:
         self.job = job
         self.client = client
         self.stopped = False
+        self.missing_since: float | None = None
         self.share = job.share
         self.running = 0
         self.buckets: set[TokenBucket] = set()
@@ -123,6 +125,7 @@ class _JobState:
 
     def apply(self, control: Any) -> None:
         """Take the control values the client set."""
+        self.missing_since = None
         if control.get("stop"):
             self.stopped = True
         share = float(control.get("share", self.share))
@@ -179,8 +182,11 @@ class _Jobs:
                 variable = Variable(control_name(state.job.id), client=state.client)
                 try:
                     state.apply(variable.get(timeout=_CONTROL_TIMEOUT_SECONDS))
-                except TimeoutError:
-                    state.stopped = True  # the variable is gone: the job is over
+                except TimeoutError:  # deleted, or a scheduler too busy to answer in time
+                    now = time.monotonic()
+                    state.missing_since = state.missing_since or now
+                    if now - state.missing_since > _GONE_AFTER_SECONDS:
+                        state.stopped = True  # the variable is gone: the job is over
                 except Exception:  # a passing scheduler hiccup: read it next time
                     continue
             time.sleep(CONTROL_POLL_SECONDS)
