@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.support.servers",
     "tests.support.fault_proxy",
     "tests.support.api_server",
+    "tests.support.dask_cluster",
 ]
 
 

@@ -71,3 +71,22 @@ def test_bucket_refills_at_rate_and_settles_the_difference() -> None:
     before = now[0]
     assert bucket.take(10) == 10
     assert now[0] - before == pytest.approx(9.0)  # 90 units at 10/s
+
+
+def test_a_task_s_bucket_starts_empty_and_follows_its_share() -> None:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    state = BucketState(rate=10, burst=10, local=True, empty=True)
+    bucket = TokenBucket(state, clock=lambda: now[0], sleep=sleep)
+    assert bucket.take(10) == 10
+    assert now[0] == pytest.approx(1.0)  # no burst of its own: a second of its share
+    now[0] += 0.5  # 5 units refilled at the old share...
+    bucket.set_rate(40, 40)
+    assert bucket.available() == pytest.approx(5)  # ...kept, and nothing added
+    now[0] += 0.5
+    assert bucket.available() == pytest.approx(25)  # then 40 a second
+    bucket.set_rate(5, 5)
+    assert bucket.available() == pytest.approx(5)  # never more than the new burst

@@ -13,21 +13,28 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ddbpipe.backups.layout import (
+    NATIVE_DATA_FOLDER,
     NATIVE_ROOT,
     NATIVE_STARTED_NAME,
     TABLE_SIDECAR_NAME,
     checksum_name,
+    is_native_data_key,
     run_folder_name,
 )
 from ddbpipe.backups.parts import Part
 from ddbpipe.errors import AlreadyExistsError, BucketNotFoundError, NotFoundError
-from ddbpipe.formats.datapipeline import MANIFEST_NAME, SUCCESS_NAME, encode_manifest
+from ddbpipe.formats.datapipeline import (
+    MANIFEST_NAME,
+    SUCCESS_NAME,
+    encode_manifest,
+    is_data_file_name,
+)
 from ddbpipe.formats.ddbjson import (
     FULL_EXPORT_VERSION,
     MANIFEST_FILES_NAME,
@@ -47,6 +54,7 @@ __all__ = [
     "finish_folder",
     "manifest_url",
     "start_folder",
+    "sweep_folder",
     "table_arn_of",
 ]
 
@@ -92,6 +100,27 @@ def start_folder(
     if format in NATIVE_FORMATS:
         store.write_bytes(NATIVE_STARTED_NAME, b"")
     return store
+
+
+def sweep_folder(store: Store, format: str, kept: Collection[str]) -> int:
+    """Remove what unfinished writes left in a run folder (temporary files, open
+    multipart uploads) and every data file that ``kept`` does not name: files of task
+    attempts that were lost or stopped, whose items are elsewhere. Return how many data
+    files were removed."""
+    store.abort_incomplete_writes()
+    native = format in NATIVE_FORMATS
+    try:
+        present = store.list_dir(NATIVE_DATA_FOLDER if native else "").files
+    except NotFoundError:
+        return 0
+    removed = 0
+    for info in present:
+        if info.key in kept:
+            continue
+        if is_native_data_key(info.key) if native else is_data_file_name(info.key):
+            store.delete(info.key)
+            removed += 1
+    return removed
 
 
 def manifest_url(store: Store, key: str) -> str:

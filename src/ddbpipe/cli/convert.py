@@ -10,6 +10,7 @@ from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
     connection_options,
+    dask_option,
     input_options,
     json_option,
     plain_files,
@@ -44,6 +45,7 @@ __all__ = ["convert_command"]
 )
 @connection_options
 @input_options
+@dask_option
 @json_option
 @handle_errors
 def convert_command(
@@ -56,6 +58,7 @@ def convert_command(
     compression: str | None,
     csv_header: str | None,
     csv_delimiter: str,
+    dask: str | None,
     as_json: bool,
 ) -> None:
     """Write every item of the backup at SOURCE into a new folder under DEST, in another format.
@@ -82,6 +85,7 @@ def convert_command(
             plain=plain_files(input_format, compression, csv_header, csv_delimiter),
             cancel=cancel,
             on_progress=report,
+            dask=dask,
         )
     output.console.print(
         f"converted {result.source} to {result.format} in {result.folder}: "

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ddbpipe.cli.errors import ResumeCommand, handle_errors
-from ddbpipe.cli.options import Connection, connection_options, json_option
+from ddbpipe.cli.options import Connection, connection_options, dask_option, json_option
 from ddbpipe.cli.output import Output, use_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
@@ -41,7 +41,12 @@ __all__ = ["export_command"]
 @click.option(
     "--segments", type=int, help="Parallel scan segments (default: planned from table size)."
 )
-@click.option("--workers", type=int, help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    type=int,
+    help="Worker processes (default: one per core); with --dask, segments scanned at once "
+    "(default: the cluster's threads).",
+)
 @click.option(
     "--format",
     "export_format",
@@ -66,6 +71,7 @@ __all__ = ["export_command"]
     metavar="FOLDER",
     help="Finish the interrupted export in FOLDER, in the shape it started with.",
 )
+@dask_option
 @json_option
 @handle_errors
 def export_command(
@@ -79,6 +85,7 @@ def export_command(
     items_per_file: int | None,
     consistent_read: bool,
     resume: str | None,
+    dask: str | None,
     as_json: bool,
 ) -> None:
     """Export each TABLE to DEST (s3://bucket/prefix or a local folder).
@@ -97,7 +104,7 @@ def export_command(
     output = use_output(Output("export", json=as_json, resume=ResumeCommand()))
     assert output.resume is not None
     output.resume.connection = connection.flags()
-    output.resume.options = {"workers": _text(workers)}
+    output.resume.options = {"workers": _text(workers), "dask": dask}
     config = ExportConfig(
         read_ratio=read_ratio,
         segments=segments,
@@ -108,6 +115,7 @@ def export_command(
         format=export_format,
         dynamo=connection.dynamo(),
         store=connection.s3(),
+        dask=dask,
     )
     with job_signals() as cancel, progress_reporter("export") as report:
         if resume:

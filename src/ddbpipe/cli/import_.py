@@ -12,6 +12,7 @@ from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
     connection_options,
+    dask_option,
     input_options,
     json_option,
     plain_files,
@@ -45,7 +46,12 @@ __all__ = ["import_command"]
 @click.option(
     "--max-wcu", type=float, help="Write capacity to take the ratio of, instead of the table's."
 )
-@click.option("--workers", type=int, help="Worker processes (default: one per core).")
+@click.option(
+    "--workers",
+    type=int,
+    help="Worker processes (default: one per core); with --dask, files written at once "
+    "(default: the cluster's threads).",
+)
 @click.option(
     "--resume", is_flag=True, help="Continue the interrupted import of SOURCE into TABLE."
 )
@@ -67,6 +73,7 @@ __all__ = ["import_command"]
 )
 @click.option("--dry-run", is_flag=True, help="Read and check everything; write nothing.")
 @input_options
+@dask_option
 @json_option
 @handle_errors
 def import_command(
@@ -87,6 +94,7 @@ def import_command(
     compression: str | None,
     csv_header: str | None,
     csv_delimiter: str,
+    dask: str | None,
     as_json: bool,
 ) -> None:
     """Put every item of the backup at SOURCE into TABLE.
@@ -112,6 +120,7 @@ def import_command(
         "compression": compression,
         "csv_header": csv_header,
         "csv_delimiter": None if csv_delimiter == "," else csv_delimiter,
+        "dask": dask,
     }
     config = ImportConfig(
         write_ratio=write_ratio,
@@ -126,6 +135,7 @@ def import_command(
         dynamo=connection.dynamo(),
         store=connection.s3(),
         plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+        dask=dask,
     )
     location = source if "://" in source else os.path.abspath(source)
     with job_signals() as cancel, progress_reporter("import") as report:

@@ -2,7 +2,8 @@
 
 ``--endpoint-url`` and ``--region`` are DynamoDB's, ``--s3-endpoint-url`` and
 ``--s3-region`` S3's (the bucket's region defaults to the table's), ``--profile`` gives
-credentials for both. ``--json`` prints the result as one JSON object.
+credentials for both. ``--json`` prints the result as one JSON object. ``--dask`` (or
+``DDBPIPE_DASK_SCHEDULER``) runs a job's tasks on an existing Dask cluster.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ddbpipe.formats.detect import COMPRESSIONS, INPUT_FORMATS
 from ddbpipe.stores import StoreConfig
 
 __all__ = [
+    "DASK_ENVVAR",
     "Connection",
     "connection_options",
+    "dask_option",
     "input_options",
     "json_option",
     "plain_files",
@@ -107,6 +110,17 @@ def connection_options(command: F) -> F:
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
 
+
+DASK_ENVVAR = "DDBPIPE_DASK_SCHEDULER"
+
+dask_option = click.option(
+    "--dask",
+    metavar="ADDRESS",
+    envvar=DASK_ENVVAR,
+    help="Run the tasks on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786; "
+    f"default: ${DASK_ENVVAR}, else this machine). Workers use their own AWS credentials "
+    "and must reach DEST or SOURCE: use S3, or a folder every worker sees.",
+)
 
 json_option = click.option(
     "--json",

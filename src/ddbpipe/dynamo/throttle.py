@@ -5,11 +5,16 @@ when a single request needs more). A request takes what it expects to use before
 sent and settles the difference when DynamoDB reports the ``ConsumedCapacity`` it
 actually used; a request that used more than it took leaves the bucket in deficit, and
 the next takers wait until it has refilled.
+
+A bucket can also live in one process only (``local``): a task on a Dask worker holds
+its own, whose rate is its share of the job's and changes as shares are re-balanced
+(``TokenBucket.set_rate``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,16 +30,33 @@ class BucketState:
     """The bucket's numbers in shared memory, so that processes can share one bucket.
 
     Create it in the parent, with the multiprocessing ``context`` of the workers, and hand
-    it to them when they start.
+    it to them when they start. A ``local`` state is shared by the threads of one process
+    only, and needs no shared memory (a daemonic process, such as a Dask worker's, may not
+    start the helper process that other start methods' locks need). An ``empty`` bucket
+    starts with no units: a task that joins a running job adds no burst of its own.
     """
 
-    def __init__(self, rate: float, burst: float, context: Any = None) -> None:
-        # Made with the start method the workers use: a fork-made lock needs no
-        # resource-tracker process, which other start methods start.
-        context = context or multiprocessing.get_context()
-        self.values: Any = context.RawArray("d", 4)
-        self.lock: Any = context.Lock()
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        context: Any = None,
+        *,
+        local: bool = False,
+        empty: bool = False,
+    ) -> None:
+        if local:
+            self.values: Any = [0.0] * 4
+            self.lock: Any = threading.Lock()
+        else:
+            # Made with the start method the workers use: a fork-made lock needs no
+            # resource-tracker process, which other start methods start.
+            context = context or multiprocessing.get_context()
+            self.values = context.RawArray("d", 4)
+            self.lock = context.Lock()
         self.reset(rate, burst, now=None)
+        if empty:
+            self.values[_TOKENS] = 0.0
 
     def reset(self, rate: float, burst: float, now: float | None) -> None:
         """Start again at ``rate`` with a full bucket (``now`` None: refill on first use)."""
@@ -99,6 +121,16 @@ class TokenBucket:
                     return wanted
                 wait = (needed - tokens) / self.rate
             self.sleep(min(max(wait, _MIN_SLEEP), 1.0))
+
+    def set_rate(self, rate: float, burst: float) -> None:
+        """Go on at ``rate`` units per second, ``burst`` at most: what refilled at the old
+        rate until now is kept, nothing more is added."""
+        with self.state.lock:
+            self._refill(self.clock())
+            values = self.state.values
+            values[_RATE] = rate
+            values[_BURST] = burst
+            values[_TOKENS] = min(values[_TOKENS], burst)
 
     def settle(self, taken: float, used: float) -> None:
         """Give back ``taken - used`` units (or take more, when ``used`` is larger)."""

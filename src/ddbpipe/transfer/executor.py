@@ -12,31 +12,43 @@ file never becomes visible) and reports what it had done; a worker that has not
 finished within ``STOP_GRACE_SECONDS`` is killed. Then the first error is raised — the
 task's own, whole and typed, or ``WorkerLostError``, or ``CancelledError`` for a
 cancellation.
+
+Where a job's tasks run is its ``Pool``: this machine (``LocalPool``: inline, or a pool
+of processes) or a Dask cluster (``ddbpipe.transfer.dask_executor``, imported only when
+asked for, so that ddbpipe without the ``dask`` extra never needs ``distributed``). An
+executor that runs a task again after its worker was lost goes on from the task's own
+checkpoint: a task type may define ``after(event)``, the task that carries on after an
+event an earlier attempt of it emitted (past a finished data file, a checkpointed line).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from ddbpipe.dynamo.throttle import BucketState
-from ddbpipe.errors import CancelledError, WorkerLostError
+from ddbpipe.errors import CancelledError, ConfigError, WorkerLostError
 from ddbpipe.transfer.cancel import POLL_SECONDS, StopFlag
+from ddbpipe.transfer.options import default_workers
 from ddbpipe.transfer.worker import SharedStopFlag, WorkerContext, worker_main
 
 __all__ = [
     "STOP_GRACE_SECONDS",
     "Executor",
     "InlineExecutor",
+    "LocalPool",
+    "Pool",
     "ProcessExecutor",
     "make_executor",
+    "open_pool",
 ]
 
 STOP_GRACE_SECONDS = 0.8
@@ -328,3 +340,57 @@ def make_executor(
         return InlineExecutor(BucketState(rate, burst), sleep=sleep)
     context = _process_context()
     return ProcessExecutor(BucketState(rate, burst, context), workers, context)
+
+
+class Pool(Protocol):
+    """Where a job's tasks run, for the length of the job: this machine or a cluster."""
+
+    @property
+    def default_workers(self) -> int:
+        """How many tasks run at once unless the job says."""
+        ...
+
+    def executor(self, workers: int, rate: float, burst: float) -> Executor:
+        """An executor of ``workers`` tasks at once, sharing ``rate`` capacity units per
+        second (``burst`` at most at once) between them."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the pool holds."""
+        ...
+
+
+class LocalPool:
+    """This machine: tasks inline, or on worker processes (one per core by default)."""
+
+    @property
+    def default_workers(self) -> int:
+        """One per core, at most eight."""
+        return default_workers()
+
+    def executor(self, workers: int, rate: float, burst: float) -> Executor:
+        """``make_executor``'s executor."""
+        return make_executor(workers, rate, burst)
+
+    def close(self) -> None:
+        """Nothing to let go of: each executor ends its processes as its run ends."""
+
+
+@contextlib.contextmanager
+def open_pool(dask: str | None) -> Iterator[Pool]:
+    """The pool of a job: this machine, or the Dask cluster whose scheduler is at ``dask``
+    (``ConfigError`` when it cannot be reached, or the ``dask`` extra is missing)."""
+    if dask is None:
+        yield LocalPool()
+        return
+    try:
+        module = importlib.import_module("ddbpipe.transfer.dask_executor")
+    except ImportError as exc:
+        raise ConfigError(
+            f"running on a Dask cluster needs the dask extra (pip install 'ddbpipe[dask]'): {exc}"
+        ) from None
+    pool: Pool = module.DaskPool.connect(dask)
+    try:
+        yield pool
+    finally:
+        pool.close()

@@ -8,6 +8,11 @@ with every item written exactly once, in the shape the first run would have writ
 
 Every table of a multi-table export is described before the first byte is read: a
 missing one fails the job with nothing written.
+
+With ``dask`` set, the segments are scanned on that Dask cluster instead of this
+machine's processes (``ddbpipe.transfer.dask_executor``), with the same folder, files
+and checkpoint; before the folder is finished, data files of lost task attempts are
+removed and their unfinished uploads aborted.
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ import orjson
 from ddbpipe._version import __version__
 from ddbpipe.backups.layout import (
     CHECKPOINT_NAME,
-    NATIVE_DATA_FOLDER,
     RUN_FORMAT,
-    is_native_data_key,
 )
-from ddbpipe.backups.output import FolderIdentity, finish_folder, start_folder, table_arn_of
+from ddbpipe.backups.output import (
+    FolderIdentity,
+    finish_folder,
+    start_folder,
+    sweep_folder,
+    table_arn_of,
+)
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.table import TableInfo, describe_table
 from ddbpipe.errors import (
@@ -38,20 +47,19 @@ from ddbpipe.errors import (
     ConfigError,
     DdbpipeError,
     NotABackupError,
-    NotFoundError,
     PausedError,
     ResumePoint,
     TableOutcome,
 )
-from ddbpipe.formats.datapipeline import SUCCESS_NAME, is_data_file_name
+from ddbpipe.formats.datapipeline import SUCCESS_NAME
 from ddbpipe.formats.ddbjson import MANIFEST_SUMMARY_NAME
-from ddbpipe.formats.detect import EXPORT_FORMATS, FORMAT_DATAPIPELINE, NATIVE_FORMATS
+from ddbpipe.formats.detect import EXPORT_FORMATS, FORMAT_DATAPIPELINE
 from ddbpipe.retry import DEFAULT_RETRY_POLICY, RetryPolicy, call_with_retries
 from ddbpipe.sessions import AnySession
 from ddbpipe.stores import LocalStore, Store, StoreConfig, open_store
 from ddbpipe.transfer.cancel import StopFlag, sleep_unless_stopped
 from ddbpipe.transfer.checkpoints import ExportCheckpoint, SegmentState
-from ddbpipe.transfer.executor import make_executor
+from ddbpipe.transfer.executor import Pool, open_pool
 from ddbpipe.transfer.export_task import (
     PageRead,
     PartWritten,
@@ -62,6 +70,7 @@ from ddbpipe.transfer.export_task import (
 from ddbpipe.transfer.options import (
     bind_session,
     count_problems,
+    dask_problems,
     default_workers,
     pacing_problems,
 )
@@ -96,7 +105,9 @@ class ExportConfig:
     """How to export: capacity share, parallelism, consistency, shape, where things live.
 
     ``read_ratio`` and ``max_items_per_file`` left unset take their defaults (0.25 and
-    100,000) — or, when resuming, what the interrupted export used.
+    100,000) — or, when resuming, what the interrupted export used. ``dask`` is the
+    address of a Dask scheduler (``tcp://host:8786``) whose workers run the segments;
+    ``workers`` then counts the segments scanned at once (default: the cluster's threads).
     """
 
     read_ratio: float | None = None
@@ -109,10 +120,14 @@ class ExportConfig:
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     format: str = FORMAT_DATAPIPELINE
+    dask: str | None = None
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting."""
-        problems = pacing_problems("read", self.read_ratio, self.workers, self.max_rcu)
+        problems = pacing_problems(
+            "read", self.read_ratio, self.workers, self.max_rcu, dask=self.dask
+        )
+        problems += dask_problems(self.dask, self.dynamo.credentials, self.store.credentials)
         problems += count_problems("segments", self.segments, 1, MAX_SEGMENTS)
         problems += count_problems("items per file", self.max_items_per_file, 1, MAX_ITEMS_PER_FILE)
         if self.format not in EXPORT_FORMATS:
@@ -148,9 +163,12 @@ def read_capacity(info: TableInfo, config: ExportConfig) -> float:
     return max((config.read_ratio or DEFAULT_READ_RATIO) * capacity, 0.5)
 
 
-def plan_parallelism(info: TableInfo, config: ExportConfig) -> tuple[int, int]:
-    """``(segments, workers)``: at least a segment per worker, and one per GiB of table."""
-    workers = config.workers or default_workers()
+def plan_parallelism(
+    info: TableInfo, config: ExportConfig, available: int | None = None
+) -> tuple[int, int]:
+    """``(segments, workers)``: at least a segment per worker, and one per GiB of table;
+    ``available`` workers unless the config says (default: one per core)."""
+    workers = config.workers or available or default_workers()
     segments = config.segments or max(workers, math.ceil(info.size_bytes / SEGMENT_BYTES))
     segments = min(max(segments, 1), MAX_SEGMENTS)
     return segments, min(workers, segments)
@@ -258,22 +276,29 @@ def export_table(
     client = DynamoClient.from_config(config.dynamo, session)
     info = _describe(client, table, config, cancel)
     base = _output_store(destination, config, session)
-    return _start(client, info, base, config, cancel, on_progress, run_name, exact)
+    with open_pool(config.dask) as pool:
+        job = _Job(client, pool, config, cancel, on_progress)
+        return _start(job, info, base, run_name, exact)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every table of one export call shares."""
+
+    client: DynamoClient
+    pool: Pool
+    config: ExportConfig
+    cancel: StopFlag | None
+    on_progress: ProgressCallback | None
 
 
 def _start(
-    client: DynamoClient,
-    info: TableInfo,
-    base: Store,
-    config: ExportConfig,
-    cancel: StopFlag | None,
-    on_progress: ProgressCallback | None,
-    run_name: str | None,
-    exact: bool,
+    job: _Job, info: TableInfo, base: Store, run_name: str | None, exact: bool
 ) -> ExportResult:
+    config = job.config
     started = datetime.now(UTC)
     store = start_folder(base, started, config.format, run_name, exact=exact)
-    segments, _ = plan_parallelism(info, config)
+    segments, _ = plan_parallelism(info, config, job.pool.default_workers)
     checkpoint = ExportCheckpoint(
         table=info.name,
         total_segments=segments,
@@ -286,7 +311,7 @@ def _start(
         max_rcu=config.max_rcu,
     )
     checkpoint.save(store)
-    return _run_export(client, info, store, checkpoint, config, cancel, on_progress)
+    return _run_export(job, info, store, checkpoint)
 
 
 def export_tables(
@@ -313,16 +338,20 @@ def export_tables(
     client = DynamoClient.from_config(config.dynamo, session)
     infos = [_describe(client, table, config, cancel) for table in tables]
     base = _output_store(destination, config, session)
-    if len(tables) == 1:
-        return [_start(client, infos[0], base, config, cancel, on_progress, None, False)]
+    with open_pool(config.dask) as pool:
+        job = _Job(client, pool, config, cancel, on_progress)
+        if len(tables) == 1:
+            return [_start(job, infos[0], base, None, False)]
+        return _export_each(job, infos, base)
+
+
+def _export_each(job: _Job, infos: list[TableInfo], base: Store) -> list[ExportResult]:
     run = datetime.now(UTC).strftime(RUN_FORMAT)
     results: list[ExportResult] = []
     outcomes: list[TableOutcome] = []
     for index, info in enumerate(infos):
         try:
-            result = _start(
-                client, info, base.child(info.name), config, cancel, on_progress, run, False
-            )
+            result = _start(job, info, base.child(info.name), run, False)
         except DdbpipeError as exc:
             exc.tables = (
                 *outcomes,
@@ -357,8 +386,9 @@ def resume_export(
             f"{store.url} has no {CHECKPOINT_NAME}: it is not an interrupted ddbpipe export"
         )
     checkpoint = ExportCheckpoint.load(store)
-    store.abort_incomplete_writes()  # left by a killed run: temporary files, open uploads
-    _delete_unlisted_parts(store, checkpoint)
+    # Left by a killed run: temporary files, open uploads, data files written after the
+    # last checkpoint (their items are read again).
+    sweep_folder(store, checkpoint.format, {p.key for p in checkpoint.parts})
     client = DynamoClient.from_config(config.dynamo, session)
     info = _describe(client, checkpoint.table, config, cancel)
     config = replace(
@@ -369,39 +399,34 @@ def resume_export(
         read_ratio=config.read_ratio or checkpoint.read_ratio,
         max_rcu=config.max_rcu or checkpoint.max_rcu,
     )
-    return _run_export(client, info, store, checkpoint, config, cancel, on_progress)
+    with open_pool(config.dask) as pool:
+        return _run_export(_Job(client, pool, config, cancel, on_progress), info, store, checkpoint)
 
 
-def _delete_unlisted_parts(store: Store, checkpoint: ExportCheckpoint) -> None:
-    """Delete the data files written after the last checkpoint: their items are read
-    again."""
-    kept = {p.key for p in checkpoint.parts}
-    native = checkpoint.format in NATIVE_FORMATS
-    folder = NATIVE_DATA_FOLDER if native else ""
-    try:
-        present = store.list_dir(folder).files
-    except NotFoundError:
-        present = []
-    for info in present:
-        if info.key in kept:
-            continue
-        if is_native_data_key(info.key) if native else is_data_file_name(info.key):
-            store.delete(info.key)
+def _task_configs(job: _Job) -> tuple[DynamoConfig, StoreConfig]:
+    """The configs tasks carry: on a cluster, the region this side resolved is named, as
+    workers may be set up for another."""
+    config = job.config
+    if config.dask is None:
+        return config.dynamo, config.store
+    region = job.client.region
+    return (
+        replace(config.dynamo, region=region),
+        replace(config.store, region=config.store.region or region),
+    )
 
 
 def _run_export(
-    client: DynamoClient,
-    info: TableInfo,
-    store: Store,
-    checkpoint: ExportCheckpoint,
-    config: ExportConfig,
-    cancel: StopFlag | None,
-    on_progress: ProgressCallback | None,
+    job: _Job, info: TableInfo, store: Store, checkpoint: ExportCheckpoint
 ) -> ExportResult:
+    config = job.config
     rate = read_capacity(info, config)
-    _, workers = plan_parallelism(info, replace(config, segments=checkpoint.total_segments))
-    run = _ExportRun(store, checkpoint, info.item_count or None, on_progress)
+    _, workers = plan_parallelism(
+        info, replace(config, segments=checkpoint.total_segments), job.pool.default_workers
+    )
+    run = _ExportRun(store, checkpoint, info.item_count or None, job.on_progress)
     key_names = tuple(a.name for a in info.key_schema.attributes)
+    dynamo, store_config = _task_configs(job)
     tasks = [
         SegmentTask(
             table=checkpoint.table,
@@ -410,9 +435,9 @@ def _run_export(
             start_key=state.resume_key,
             key_names=key_names,
             consistent_read=checkpoint.consistent_read,
-            dynamo=config.dynamo,
+            dynamo=dynamo,
             folder_url=store.url,
-            store=config.store,
+            store=store_config,
             max_items_per_file=checkpoint.items_per_file,
             average_item_bytes=_average_item_bytes(info),
             retry=config.retry,
@@ -421,10 +446,12 @@ def _run_export(
         for segment, state in sorted(checkpoint.segments.items())
         if not state.done
     ]
-    executor = make_executor(workers, rate, burst=max(rate, 1.0))
+    executor = job.pool.executor(workers, rate, burst=max(rate, 1.0))
     resume = ResumePoint("export", store.url, checkpoint.table)
     try:
-        executor.run(run_segment, tasks, run.on_event, run.on_result, cancel=cancel)
+        executor.run(run_segment, tasks, run.on_event, run.on_result, cancel=job.cancel)
+        if config.dask is not None:
+            sweep_folder(store, checkpoint.format, {p.key for p in checkpoint.parts})
     except (CancelledError, KeyboardInterrupt):
         run.save(force=True)
         raise PausedError(
@@ -437,7 +464,7 @@ def _run_export(
         if isinstance(exc, DdbpipeError):
             exc.resume = replace(resume, done=checkpoint.done)
         raise
-    return _finish(client, info, store, checkpoint, config, run, rate, workers)
+    return _finish(job.client, info, store, checkpoint, config, run, rate, workers)
 
 
 def _finish(

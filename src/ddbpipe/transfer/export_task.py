@@ -3,13 +3,14 @@
 Runs in a worker process (or inline). Pages go straight from the raw Scan body to data
 lines; one page is held at a time. Each data file is visible only once complete, and a
 ``PartWritten`` event then reports it with the key of its last item, which is where a
-resumed export starts that segment again.
+resumed export starts that segment again — and where an attempt run after a lost one
+goes on (``SegmentTask.after``), its result listing the earlier attempts' files too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ddbpipe.backups.parts import Part, PartSink
@@ -53,11 +54,21 @@ class SegmentTask:
     average_item_bytes: float
     retry: RetryPolicy
     format: str = FORMAT_DATAPIPELINE
+    earlier_parts: tuple[Part, ...] = ()
 
     @property
     def label(self) -> str:
         """The task in messages."""
         return f"segment {self.segment} of {self.total_segments} of table {self.table!r}"
+
+    def after(self, event: object) -> SegmentTask:
+        """The task that goes on after ``event``, which an earlier attempt emitted: past
+        the data file it finished, from the key of that file's last item."""
+        if isinstance(event, PartWritten) and event.segment == self.segment:
+            return replace(
+                self, start_key=event.resume_key, earlier_parts=(*self.earlier_parts, event.part)
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,8 @@ class PartWritten:
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """A segment scanned to its end, with every data file it wrote."""
+    """A segment scanned to its end, with every data file it wrote (``parts``, those of
+    earlier attempts first; the counts are this attempt's)."""
 
     segment: int
     items: int
@@ -146,7 +158,8 @@ def run_segment(
     except BaseException as exc:
         sink.abort(exc)
         raise
-    return SegmentResult(task.segment, items, written, consumed, pages, tuple(sink.parts))
+    parts = (*task.earlier_parts, *sink.parts)
+    return SegmentResult(task.segment, items, written, consumed, pages, parts)
 
 
 def _scan(client: Any, task: SegmentTask, start_key: Item | None, limit: int | None) -> Any:

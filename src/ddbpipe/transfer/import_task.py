@@ -14,13 +14,15 @@ fails naming its file and line, or with ``on_error="skip"`` the line is rejected
 DynamoDB's reason, and every other item is written.
 
 Progress events say which line every earlier line is written up to, which is where a
-resumed import starts the file again, and how many items DynamoDB acknowledged.
+resumed import starts the file again, and how many items DynamoDB acknowledged. The
+periodic ones also carry what the file came to up to that line, so that an attempt run
+after a lost one goes on from there (``FileTask.after``) and still counts the whole file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import orjson
@@ -60,6 +62,7 @@ class FileTask:
     on_error: OnError
     dry_run: bool
     retry: RetryPolicy
+    carried: FileResult | None = None
 
     @property
     def url(self) -> str:
@@ -71,17 +74,26 @@ class FileTask:
         """The task in messages."""
         return f"the import of {self.url} into table {self.table!r}"
 
+    def after(self, event: object) -> FileTask:
+        """The task that goes on after ``event``, which an earlier attempt emitted: from
+        the line it checkpointed, carrying the counts of the lines before."""
+        if isinstance(event, FileProgress) and event.url == self.url and event.counts:
+            return replace(self, start_line=event.line, carried=event.counts)
+        return self
+
 
 @dataclass(frozen=True)
 class FileProgress:
     """Every line of ``url`` up to ``line`` is written; ``items`` were acknowledged,
-    ``bytes`` read and ``consumed`` capacity used since the last event."""
+    ``bytes`` read and ``consumed`` capacity used since the last event; ``counts``, when
+    given, are the file's counts up to ``line``."""
 
     url: str
     line: int
     items: int
     consumed: float
     bytes: int
+    counts: FileResult | None = None
 
 
 @dataclass(frozen=True)
@@ -279,11 +291,11 @@ class _Reporter:
         self.context = context
         self.batches = batches
         self.stats = LineStats()
-        self.items = 0
+        self.items = batches.written
         self.bytes = 0
-        self.consumed = 0.0
+        self.consumed = batches.consumed
 
-    def report(self, line: int) -> None:
+    def report(self, line: int, counts: FileResult | None = None) -> None:
         batches = self.batches
         self.context.emit(
             FileProgress(
@@ -292,6 +304,7 @@ class _Reporter:
                 batches.written - self.items,
                 batches.consumed - self.consumed,
                 self.stats.bytes - self.bytes,
+                counts,
             )
         )
         self.items, self.consumed, self.bytes = batches.written, batches.consumed, self.stats.bytes
@@ -301,7 +314,8 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
     """Write every item of the task's file; see the module doc."""
     client = None if task.dry_run else context.dynamo_client(task.dynamo)
     store = context.store(task.folder_url, task.store)
-    skipped = 0
+    carried = task.carried or FileResult(task.url, task.start_line, 0, 0, 0, 0, 0, 0.0)
+    skipped = carried.skipped
 
     def reject(error: DataError, number: int, record: bytes) -> None:
         nonlocal skipped
@@ -311,11 +325,28 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
         context.emit(LineRejected(task.url, number, error.reason, record.decode(errors="replace")))
 
     batches = _Batches(client, task, context.bucket, context.sleep, reject)
+    batches.written, batches.duplicates = carried.written, carried.duplicates
+    batches.deleted, batches.consumed = carried.deleted, carried.consumed
     reporter = _Reporter(task, context, batches)
-    read = sent = 0
+    read, sent = carried.items_read, 0
     last = written_through = task.start_line
     schema = task.schema
     request_of = _apply_change if task.format.changes else _put
+
+    def counts(line: int) -> FileResult:
+        """The file's counts up to ``line``, every line before it being written."""
+        return FileResult(
+            url=task.url,
+            lines=line,
+            items_read=read,
+            written=batches.written,
+            skipped=skipped,
+            duplicates=batches.duplicates,
+            blank_lines=reporter.stats.blank_lines,
+            consumed=batches.consumed,
+            deleted=batches.deleted,
+        )
+
     try:
         with context.gc_paused():
             reader = FileReader(store, task.file, task.format, reporter.stats)
@@ -335,20 +366,11 @@ def run_file(task: FileTask, context: WorkerContext) -> FileResult:
                     sent += 1
                     context.check()
                     if sent % _PROGRESS_EVERY == 0:
-                        reporter.report(number)
+                        reporter.report(number, counts(number))
             batches.flush()
     except BaseException:
         reporter.report(written_through)  # how far the file is written: a resume starts there
         raise
-    reporter.report(last)
-    return FileResult(
-        url=task.url,
-        lines=last,
-        items_read=read,
-        written=batches.written,
-        skipped=skipped,
-        duplicates=batches.duplicates,
-        blank_lines=reporter.stats.blank_lines,
-        consumed=batches.consumed,
-        deleted=batches.deleted,
-    )
+    result = counts(last)
+    reporter.report(last, result)
+    return result

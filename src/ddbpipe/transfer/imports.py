@@ -11,6 +11,10 @@ With a state folder, progress is checkpointed there (per data file: the line eve
 earlier line is written up to), so that a stopped import resumes where it stopped. With
 ``on_error="skip"``, bad lines — and items DynamoDB refuses — go to the rejects file,
 each line once, however often the import is resumed.
+
+With ``dask`` set, the data files are written on that Dask cluster instead of this
+machine's processes (``ddbpipe.transfer.dask_executor``); checkpoints, the rejects file
+and progress stay on this side.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from ddbpipe.sessions import AnySession
 from ddbpipe.stores import StoreConfig
 from ddbpipe.transfer.cancel import StopFlag
 from ddbpipe.transfer.checkpoints import ImportCheckpoint, import_checkpoint_path
-from ddbpipe.transfer.executor import make_executor
+from ddbpipe.transfer.executor import Pool, open_pool
 from ddbpipe.transfer.import_task import (
     FileProgress,
     FileResult,
@@ -54,7 +58,7 @@ from ddbpipe.transfer.import_task import (
     OnError,
     run_file,
 )
-from ddbpipe.transfer.options import bind_session, default_workers, pacing_problems
+from ddbpipe.transfer.options import bind_session, dask_problems, pacing_problems
 from ddbpipe.transfer.progress import JobRun, ProgressCallback
 
 __all__ = [
@@ -78,7 +82,9 @@ class ImportConfig:
     """How to import: capacity share, parallelism, bad-input policy, where things live.
 
     ``state_dir`` is where the checkpoint of the import is kept (none without it);
-    ``resume`` goes on from the checkpoint of an earlier run of the same import.
+    ``resume`` goes on from the checkpoint of an earlier run of the same import. ``dask``
+    is the address of a Dask scheduler whose workers write the data files; ``workers``
+    then counts the files written at once (default: the cluster's threads).
     """
 
     write_ratio: float | None = None
@@ -94,11 +100,15 @@ class ImportConfig:
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     plain: PlainFiles = field(default_factory=PlainFiles)
+    dask: str | None = None
 
     def check(self) -> None:
         """Raise ``ConfigError`` listing every invalid setting, before anything is
         written: including a rejects file or state folder that cannot be written."""
-        problems = pacing_problems("write", self.write_ratio, self.workers, self.max_wcu)
+        problems = pacing_problems(
+            "write", self.write_ratio, self.workers, self.max_wcu, dask=self.dask
+        )
+        problems += dask_problems(self.dask, self.dynamo.credentials, self.store.credentials)
         problems += self.plain.problems() + self.dynamo.problems()
         if self.store.region != self.dynamo.region:  # else the same region, said once
             problems += self.store.problems()
@@ -356,8 +366,12 @@ def import_table(
     workers = 1
     resume = ResumePoint("import", chain.url, table)
     try:
-        for backup in chain.backups:
-            workers = max(workers, _import_backup(backup, info, config, rate, run, cancel))
+        with open_pool(config.dask) as pool:
+            if config.dask is not None:  # workers may be set up for another region
+                config = _with_region(config, client.region)
+            for backup in chain.backups:
+                used = _import_backup(pool, backup, info, config, rate, run, cancel)
+                workers = max(workers, used)
     except (CancelledError, KeyboardInterrupt):
         run.save(force=True)
         raise PausedError(
@@ -387,7 +401,17 @@ def _check_rejects_outside(config: ImportConfig, source: str) -> None:
         raise ConfigError(f"rejects file {rejects} lies inside the source {root}; put it elsewhere")
 
 
+def _with_region(config: ImportConfig, region: str) -> ImportConfig:
+    """``config`` naming the region this side resolved, for DynamoDB and (when unset) S3."""
+    return replace(
+        config,
+        dynamo=replace(config.dynamo, region=region),
+        store=replace(config.store, region=config.store.region or region),
+    )
+
+
 def _import_backup(
+    pool: Pool,
     backup: Backup,
     info: TableInfo,
     config: ImportConfig,
@@ -399,11 +423,11 @@ def _import_backup(
     format = _record_format(backup, info)
     checkpoint = run.checkpoint
     files = [f for f in backup.files if checkpoint is None or not checkpoint.file(f.url).done]
-    workers = min(config.workers or default_workers(), max(len(files), 1))
+    workers = min(config.workers or pool.default_workers, max(len(files), 1))
     tasks = [
         _task(f, info.name, info.key_schema, backup, format, checkpoint, config) for f in files
     ]
-    executor = make_executor(workers, rate, burst=max(rate, _MIN_BURST))
+    executor = pool.executor(workers, rate, burst=max(rate, _MIN_BURST))
     executor.run(run_file, tasks, run.on_event, run.on_result, cancel=cancel)
     return workers
 

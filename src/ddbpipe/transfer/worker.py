@@ -82,6 +82,9 @@ class WorkerContext:
 
     ``sleep`` waits unless the job is stopped (then it raises ``CancelledError``);
     ``check`` raises at once when it is. Tasks call ``check`` between pages and batches.
+    A context made ``caches_from`` another uses that one's clients and stores (opened
+    once per process and job, their retries waiting on that context's stop flag), with a
+    bucket, emit and stop flag of its own: one task of a Dask job.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class WorkerContext:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         pause_gc: bool | None = None,
+        caches_from: WorkerContext | None = None,
     ) -> None:
         self.stop: StopFlag = stop or _NeverStop()
         self.sleep: Callable[[float], None] = sleep or self._sleep
@@ -101,6 +105,11 @@ class WorkerContext:
         self.pause_gc = _OWNED if pause_gc is None else pause_gc
         self._clients: dict[DynamoConfig, DynamoClient] = {}
         self._stores: dict[tuple[str, StoreConfig], Store] = {}
+        self._cache_owner: WorkerContext = self
+        if caches_from is not None:
+            self._cache_owner = caches_from._cache_owner
+            self._clients = self._cache_owner._clients
+            self._stores = self._cache_owner._stores
 
     def _sleep(self, seconds: float) -> None:
         sleep_unless_stopped(seconds, self.stop)
@@ -122,7 +131,8 @@ class WorkerContext:
         key = (url, config)
         store = self._stores.get(key)
         if store is None:
-            store = self._stores[key] = open_store(url, config, sleep=self.sleep)
+            sleep = self._cache_owner.sleep
+            store = self._stores[key] = open_store(url, config, sleep=sleep)
         return store
 
     @contextlib.contextmanager
