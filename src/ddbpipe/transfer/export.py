@@ -43,11 +43,9 @@ from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.table import TableInfo, describe_table
 from ddbpipe.errors import (
     AlreadyExistsError,
-    CancelledError,
     ConfigError,
     DdbpipeError,
     NotABackupError,
-    PausedError,
     ResumePoint,
     TableOutcome,
 )
@@ -448,22 +446,17 @@ def _run_export(
     ]
     executor = job.pool.executor(workers, rate, burst=max(rate, 1.0))
     resume = ResumePoint("export", store.url, checkpoint.table)
-    try:
+
+    def stopped(done: int) -> str:
+        return (
+            f"export of {checkpoint.table!r} stopped; {done:,} items are in finished data "
+            f"files in {store.url}"
+        )
+
+    with run.stopping(resume, stopped):
         executor.run(run_segment, tasks, run.on_event, run.on_result, cancel=job.cancel)
         if config.dask is not None:
             sweep_folder(store, checkpoint.format, {p.key for p in checkpoint.parts})
-    except (CancelledError, KeyboardInterrupt):
-        run.save(force=True)
-        raise PausedError(
-            f"export of {checkpoint.table!r} stopped; {checkpoint.done:,} items are in finished "
-            f"data files in {store.url}",
-            resume=replace(resume, done=checkpoint.done),
-        ) from None
-    except BaseException as exc:
-        run.save(force=True)
-        if isinstance(exc, DdbpipeError):
-            exc.resume = replace(resume, done=checkpoint.done)
-        raise
     return _finish(job.client, info, store, checkpoint, config, run, rate, workers)
 
 

@@ -33,12 +33,9 @@ from ddbpipe.backups.reader import BackupFile, RecordFormat
 from ddbpipe.dynamo.client import DynamoClient, DynamoConfig
 from ddbpipe.dynamo.table import TableInfo, create_table_like, describe_table, table_info
 from ddbpipe.errors import (
-    CancelledError,
     ConfigError,
     DataError,
-    DdbpipeError,
     KeySchemaMismatchError,
-    PausedError,
     ResumePoint,
     TableNotFoundError,
 )
@@ -364,25 +361,18 @@ def import_table(
     rejects = _Rejects(config.rejects_path, config.resume) if config.rejects_path else None
     run = _ImportRun(table, checkpoint, rejects, chain.size, on_progress)
     workers = 1
-    resume = ResumePoint("import", chain.url, table)
+    resume = ResumePoint("import", chain.url, table) if checkpoint is not None else None
+
+    def stopped(done: int) -> str:
+        return f"import of {chain.url} into {table!r} stopped after {done:,} items were written"
+
     try:
-        with open_pool(config.dask) as pool:
+        with run.stopping(resume, stopped), open_pool(config.dask) as pool:
             if config.dask is not None:  # workers may be set up for another region
                 config = _with_region(config, client.region)
             for backup in chain.backups:
                 used = _import_backup(pool, backup, info, config, rate, run, cancel)
                 workers = max(workers, used)
-    except (CancelledError, KeyboardInterrupt):
-        run.save(force=True)
-        raise PausedError(
-            f"import of {chain.url} into {table!r} stopped after {run.done:,} items were written",
-            resume=replace(resume, done=run.done),
-        ) from None
-    except BaseException as exc:
-        run.save(force=True)
-        if isinstance(exc, DdbpipeError) and checkpoint is not None:
-            exc.resume = replace(resume, done=run.done)
-        raise
     finally:
         if rejects is not None:
             rejects.close()

@@ -10,9 +10,12 @@ every count a message states is true.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from ddbpipe.errors import CancelledError, DdbpipeError, PausedError, ResumePoint
 
 __all__ = ["CHECKPOINT_INTERVAL", "JobProgress", "JobRun", "ProgressCallback"]
 
@@ -104,6 +107,24 @@ class JobRun:
         """Tell the progress callback."""
         if self.on_progress is not None:
             self.on_progress(self.progress())
+
+    @contextmanager
+    def stopping(self, resume: ResumePoint | None, stopped: Callable[[int], str]) -> Iterator[None]:
+        """Run the job's tasks in this block: however it ends, the checkpoint is saved; a
+        cancelled job raises ``PausedError`` (``stopped(done)`` says what was kept), and any
+        other ddbpipe error carries ``resume`` with the items durably done."""
+        try:
+            yield
+        except (CancelledError, KeyboardInterrupt):
+            self.save(force=True)
+            if resume is None:
+                raise
+            raise PausedError(stopped(self.done), replace(resume, done=self.done)) from None
+        except BaseException as exc:
+            self.save(force=True)
+            if isinstance(exc, DdbpipeError) and resume is not None:
+                exc.resume = replace(resume, done=self.done)
+            raise
 
     def save(self, *, force: bool = False) -> None:
         """Save the checkpoint, at most once a second unless ``force``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ from ddbpipe.formats.ddbjson import (
     decode_change,
     decode_line,
     encode_item,
-    read_changes,
-    read_items,
 )
+from ddbpipe.formats.lines import decode_lines
+from ddbpipe.items import Item
 from tests.support.strategies import ITEMS, nested
 
 NATIVE = Path(__file__).resolve().parents[2] / "data" / "native"
@@ -49,6 +50,16 @@ SPEC_CHANGES = (
     b'"OldImage":{"Artist":{"S":"No One You Know"},"SongTitle":{"S":"Call Me Today"},'
     b'"Year":{"N":"2020"}}}\n'
 )
+
+
+def read_items(chunks: Iterable[bytes], *, source: str) -> Iterator[tuple[int, Item]]:
+    """The items of a file's bytes, with their line numbers."""
+    return decode_lines(chunks, decode_line, source=source)
+
+
+def read_changes(chunks: Iterable[bytes], *, source: str) -> Iterator[tuple[int, ChangeRecord]]:
+    """The change records of a file's bytes, with their line numbers."""
+    return decode_lines(chunks, decode_change, source=source)
 
 
 def test_transcribed_real_line_decodes_and_reencodes() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -18,10 +19,9 @@ from ddbpipe.formats.ion import (
     decode_line,
     encode_change,
     encode_item,
-    read_changes,
-    read_items,
 )
-from ddbpipe.items import normalize_number
+from ddbpipe.formats.lines import decode_lines
+from ddbpipe.items import Item, normalize_number
 from tests.support.strategies import ITEMS, nested
 
 SOURCE = "s3://bucket/AWSDynamoDB/01717200000123-1a2b3c4d/data/k7qv3xw2mzl5b4hrdyc6pnjt2e.ion.gz"
@@ -56,6 +56,16 @@ SPEC_ITEMS = [
     },
 ]
 KEYS = {"Artist": {"S": "Acme Band"}, "SongTitle": {"S": "Happy Day"}}
+
+
+def read_items(chunks: Iterable[bytes], *, source: str) -> Iterator[tuple[int, Item]]:
+    """The items of a file's bytes, with their line numbers."""
+    return decode_lines(chunks, decode_line, source=source)
+
+
+def read_changes(chunks: Iterable[bytes], *, source: str) -> Iterator[tuple[int, ChangeRecord]]:
+    """The change records of a file's bytes, with their line numbers."""
+    return decode_lines(chunks, decode_change, source=source)
 
 
 def test_public_api_is_exactly_all() -> None:

@@ -6,8 +6,6 @@ from ddbpipe.formats.ddbjson.lines import (
     decode_line,
     encode_change,
     encode_item,
-    read_changes,
-    read_items,
 )
 from ddbpipe.formats.ddbjson.manifests import (
     FULL_EXPORT_VERSION,
@@ -41,7 +39,5 @@ __all__ = [
     "encode_manifest_files",
     "encode_manifest_summary",
     "md5_text",
-    "read_changes",
-    "read_items",
     "verify_md5",
 ]

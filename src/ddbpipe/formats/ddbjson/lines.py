@@ -14,14 +14,12 @@ store, non-empty sets without duplicates, at most 32 levels of nesting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ddbpipe.errors import DataError, ItemError
-from ddbpipe.formats.lines import LineStats, decode_lines
 from ddbpipe.items import Item, check_value
 
 __all__ = [
@@ -30,8 +28,6 @@ __all__ = [
     "decode_line",
     "encode_change",
     "encode_item",
-    "read_changes",
-    "read_items",
 ]
 
 _CHANGE_KEYS = frozenset({"Metadata", "Keys", "OldImage", "NewImage"})
@@ -171,17 +167,3 @@ def decode_change(
         )
     except DataError as exc:
         raise exc.located(source, line_number) from None
-
-
-def read_items(
-    chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
-) -> Iterator[tuple[int, Item]]:
-    """Stream ``(line number, item)`` from the decompressed bytes of one full-export file."""
-    return decode_lines(chunks, decode_line, source=source, stats=stats)
-
-
-def read_changes(
-    chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
-) -> Iterator[tuple[int, ChangeRecord]]:
-    """Stream ``(line number, record)`` from the decompressed bytes of one incremental file."""
-    return decode_lines(chunks, decode_change, source=source, stats=stats)

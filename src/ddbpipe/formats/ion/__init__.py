@@ -6,8 +6,6 @@ from ddbpipe.formats.ion.lines import (
     decode_line,
     encode_change,
     encode_item,
-    read_changes,
-    read_items,
 )
 
 __all__ = [
@@ -16,6 +14,4 @@ __all__ = [
     "decode_line",
     "encode_change",
     "encode_item",
-    "read_changes",
-    "read_items",
 ]

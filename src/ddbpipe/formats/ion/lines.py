@@ -21,14 +21,13 @@ items in wire form with numbers in the plain notation DynamoDB returns (``2d3`` 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from ddbpipe.errors import ItemError
 from ddbpipe.formats.ddbjson import ChangeRecord
 from ddbpipe.formats.ion.fast import fast_change, fast_item
-from ddbpipe.formats.lines import LineStats, decode_lines
 from ddbpipe.items import (
     AttributeValue,
     Item,
@@ -42,8 +41,6 @@ __all__ = [
     "decode_line",
     "encode_change",
     "encode_item",
-    "read_changes",
-    "read_items",
 ]
 
 # ---------------------------------------------------------------------------- writer
@@ -166,17 +163,3 @@ def decode_change(
     from ddbpipe.formats.ion import reader  # amazon-ion: only for other spellings
 
     return reader.decode_change(line, source=source, line_number=line_number)
-
-
-def read_items(
-    chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
-) -> Iterator[tuple[int, Item]]:
-    """Stream ``(line number, item)`` from the decompressed bytes of one full-export file."""
-    return decode_lines(chunks, decode_line, source=source, stats=stats)
-
-
-def read_changes(
-    chunks: Iterable[bytes], *, source: str, stats: LineStats | None = None
-) -> Iterator[tuple[int, ChangeRecord]]:
-    """Stream ``(line number, record)`` from the decompressed bytes of one incremental file."""
-    return decode_lines(chunks, decode_change, source=source, stats=stats)
