@@ -3,8 +3,12 @@ its signatures use can be imported from ``ddbpipe``."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import subprocess
+import sys
 import typing
+from pathlib import Path
 from types import ModuleType, UnionType
 from typing import Any
 
@@ -17,14 +21,45 @@ _NAMES = {"boto3": boto3}
 
 
 def test_public_api_is_exactly_all() -> None:
+    for name in ddbpipe.__all__:
+        getattr(ddbpipe, name)  # every public name can be had
     # Subpackages become attributes when imported; they are not API.
     public = {
         name
-        for name, value in vars(ddbpipe).items()
-        if not name.startswith("_") and not isinstance(value, ModuleType)
+        for name in dir(ddbpipe)
+        if not name.startswith("_")
+        and not isinstance(getattr(ddbpipe, name), ModuleType)
+        and name not in {"annotations", "importlib", "TYPE_CHECKING", "Any"}
     }
     assert public == set(ddbpipe.__all__) - {"__version__"}
     assert ddbpipe.__version__.count(".") == 2
+
+
+def test_every_public_name_is_loaded_from_where_it_is_typed() -> None:
+    # The names mypy sees (imported when type checking) are the ones loaded on use.
+    tree = ast.parse(Path(ddbpipe.__file__).read_text())
+    [typed] = [n for n in tree.body if isinstance(n, ast.If)]
+    imported = {
+        alias.name: node.module
+        for node in typed.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == ddbpipe._MODULES
+    assert set(imported) == set(ddbpipe.__all__) - {"__version__"}
+
+
+def test_a_command_loads_only_what_it_runs() -> None:
+    # ``ddbpipe export`` needs neither the server nor the pipeline engine.
+    code = (
+        "import sys, ddbpipe.cli; ddbpipe.cli.cli.get_command(None, 'export');"
+        "print(sorted(m for m in sys.modules if m.startswith(('ddbpipe.server', "
+        "'ddbpipe.pipeline', 'starlette', 'uvicorn', 'distributed'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_every_public_name_has_a_written_docstring() -> None:

@@ -1,40 +1,54 @@
-"""The ``ddbpipe`` command: the only code that prints or exits."""
+"""The ``ddbpipe`` command: the only code that prints or exits.
+
+Each command's module is imported only when that command runs (or help lists them), so
+that ``ddbpipe export`` does not pay for the server or the pipeline engine.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from ddbpipe._version import __version__
-from ddbpipe.cli.convert import convert_command
-from ddbpipe.cli.demo import demo_command
-from ddbpipe.cli.export import export_command
-from ddbpipe.cli.identities import groups_command, roles_command, users_command
-from ddbpipe.cli.import_ import import_command
-from ddbpipe.cli.inspect import inspect_command
-from ddbpipe.cli.pipeline import pipeline_group
-from ddbpipe.cli.serve import serve_command
 from ddbpipe.transfer.worker import own_process
 
 __all__ = ["cli", "main"]
 
+# Command name -> "module:attribute" of its click command.
+COMMANDS = {
+    "convert": "ddbpipe.cli.convert:convert_command",
+    "demo": "ddbpipe.cli.demo:demo_command",
+    "export": "ddbpipe.cli.export:export_command",
+    "groups": "ddbpipe.cli.identities:groups_command",
+    "import": "ddbpipe.cli.import_:import_command",
+    "inspect": "ddbpipe.cli.inspect:inspect_command",
+    "pipeline": "ddbpipe.cli.pipeline:pipeline_group",
+    "roles": "ddbpipe.cli.identities:roles_command",
+    "serve": "ddbpipe.cli.serve:serve_command",
+    "users": "ddbpipe.cli.identities:users_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attribute = COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ddbpipe")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:
     """Move DynamoDB tables to and from S3, in the Data Pipeline backup format."""
-
-
-cli.add_command(inspect_command)
-cli.add_command(convert_command)
-cli.add_command(demo_command)
-cli.add_command(export_command)
-cli.add_command(import_command)
-cli.add_command(pipeline_group)
-cli.add_command(serve_command)
-cli.add_command(users_command)
-cli.add_command(groups_command)
-cli.add_command(roles_command)
 
 
 def main() -> None:

@@ -86,9 +86,10 @@ def _exit_codes() -> str:
 def _command_paths() -> list[list[str]]:
     """Every command and subcommand, as the words that name it."""
     paths = []
-    for name in sorted(cli.commands):
+    context = click.Context(cli)
+    for name in cli.list_commands(context):
         paths.append([name])
-        command = cli.commands[name]
+        command = cli.get_command(context, name)
         if isinstance(command, click.Group):
             paths += [[name, sub] for sub in sorted(command.commands)]
     return paths
