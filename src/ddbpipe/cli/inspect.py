@@ -19,6 +19,7 @@ from ddbpipe.cli.options import (
     plain_files,
 )
 from ddbpipe.cli.output import Output, use_output
+from ddbpipe.formats.datapipeline import SUCCESS_NAME
 from ddbpipe.transfer.inspect import BackupReport, inspect_backup
 from ddbpipe.wording import plural
 
@@ -135,7 +136,7 @@ def _print_report(console: Console, report: BackupReport) -> None:
         manifest = "none (every visible file is read)"
         if backup.manifest is not None:
             manifest = f"version {backup.manifest.version}, {len(backup.manifest.urls)} entries"
-        finished = "yes (_SUCCESS)" if backup.succeeded else "no _SUCCESS marker"
+        finished = f"yes ({SUCCESS_NAME})" if backup.succeeded else f"no {SUCCESS_NAME} marker"
         console.print(f"  format    Data Pipeline backup ({backup.format})")
         console.print(f"  manifest  {manifest}")
         console.print(f"  finished  {finished}")
