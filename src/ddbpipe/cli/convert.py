@@ -9,11 +9,11 @@ import click
 from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     dask_option,
     input_options,
     json_option,
-    plain_files,
 )
 from ddbpipe.cli.output import Output, use_output
 from ddbpipe.cli.progress import progress_reporter
@@ -54,10 +54,7 @@ def convert_command(
     to_format: str,
     items_per_file: int,
     connection: Connection,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     dask: str | None,
     as_json: bool,
 ) -> None:
@@ -82,7 +79,7 @@ def convert_command(
             source_store=config,
             store=config,
             max_items_per_file=items_per_file,
-            plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+            plain=inputs.plain(),
             cancel=cancel,
             on_progress=report,
             dask=dask,

@@ -11,11 +11,11 @@ import click
 from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     dask_option,
     input_options,
     json_option,
-    plain_files,
     state_dir,
 )
 from ddbpipe.cli.output import Output, err_console, use_output
@@ -90,10 +90,7 @@ def import_command(
     on_error: str,
     rejects: str | None,
     dry_run: bool,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     dask: str | None,
     as_json: bool,
 ) -> None:
@@ -116,10 +113,7 @@ def import_command(
         "workers": _text(workers),
         "on_error": None if on_error == "fail" else on_error,
         "rejects": rejects,
-        "input_format": input_format,
-        "compression": compression,
-        "csv_header": csv_header,
-        "csv_delimiter": None if csv_delimiter == "," else csv_delimiter,
+        **inputs.flags(),
         "dask": dask,
     }
     config = ImportConfig(
@@ -134,7 +128,7 @@ def import_command(
         resume=resume,
         dynamo=connection.dynamo(),
         store=connection.s3(),
-        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+        plain=inputs.plain(),
         dask=dask,
     )
     location = source if "://" in source else os.path.abspath(source)

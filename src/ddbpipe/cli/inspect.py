@@ -13,10 +13,10 @@ from ddbpipe.backups.chain import open_chain
 from ddbpipe.cli.errors import ResumeCommand, handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     input_options,
     json_option,
-    plain_files,
 )
 from ddbpipe.cli.output import Output, use_output
 from ddbpipe.formats.datapipeline import SUCCESS_NAME
@@ -44,10 +44,7 @@ def inspect_command(
     folder: str,
     verify: bool,
     connection: Connection,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     as_json: bool,
 ) -> None:
     """Show the format, files, item counts and size of the backup at FOLDER.
@@ -63,7 +60,7 @@ def inspect_command(
     chain = open_chain(
         folder,
         connection.s3(),
-        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+        plain=inputs.plain(),
     )
     console = output.console
     if len(chain.backups) > 1:
