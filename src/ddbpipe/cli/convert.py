@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
     InputOptions,
@@ -15,7 +15,7 @@ from ddbpipe.cli.options import (
     input_options,
     json_option,
 )
-from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.output import job_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
 from ddbpipe.formats.detect import EXPORT_FORMATS
@@ -67,9 +67,7 @@ def convert_command(
     what it wrote.
     """
     connection.require_s3_endpoint(source, dest)
-    output = use_output(Output("convert", json=as_json, resume=ResumeCommand()))
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
+    output = job_output("convert", as_json, connection.flags())
     config = connection.s3()
     with job_signals() as cancel, progress_reporter("convert") as report:
         result = convert_backup(

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
     InputOptions,
@@ -18,7 +18,7 @@ from ddbpipe.cli.options import (
     json_option,
     state_dir,
 )
-from ddbpipe.cli.output import Output, err_console, use_output
+from ddbpipe.cli.output import Output, err_console, job_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
 from ddbpipe.transfer.imports import (
@@ -103,11 +103,8 @@ def import_command(
     items in TABLE are left alone, except those an incremental export deletes.
     """
     connection = _renamed(connection, source_region, source_endpoint_url)
-    output = use_output(Output("import", json=as_json, resume=ResumeCommand()))
     rejects = os.path.abspath(rejects) if rejects else None
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
-    output.resume.options = {
+    options = {
         "write_ratio": _text(write_ratio),
         "max_wcu": _text(max_wcu),
         "workers": _text(workers),
@@ -116,6 +113,7 @@ def import_command(
         **inputs.flags(),
         "dask": dask,
     }
+    output = job_output("import", as_json, connection.flags(), options)
     config = ImportConfig(
         write_ratio=write_ratio,
         workers=workers,

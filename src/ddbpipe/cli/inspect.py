@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ddbpipe.backups.chain import open_chain
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
     InputOptions,
@@ -18,7 +18,7 @@ from ddbpipe.cli.options import (
     input_options,
     json_option,
 )
-from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.output import job_output
 from ddbpipe.formats.datapipeline import SUCCESS_NAME
 from ddbpipe.transfer.inspect import BackupReport, inspect_backup
 from ddbpipe.wording import plural
@@ -54,9 +54,7 @@ def inspect_command(
     would apply, in order), or plain files. Exits 4 if --verify finds a problem.
     """
     connection.require_s3_endpoint(folder)
-    output = use_output(Output("inspect", json=as_json, resume=ResumeCommand()))
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
+    output = job_output("inspect", as_json, connection.flags())
     chain = open_chain(
         folder,
         connection.s3(),
