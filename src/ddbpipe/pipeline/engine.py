@@ -12,7 +12,7 @@ processes) may share one state database.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -229,12 +229,14 @@ class PipelineEngine:
         parameter_values: Sequence[ParameterValue] | None = None,
         start_timestamp: datetime | None = None,
         now: datetime | None = None,
+        authorize: Callable[[PipelinePlan, PipelineRecord], None] | None = None,
     ) -> None:
         """ActivatePipeline: validate the latest definition (with ``parameter_values``
         in place of its own, when given) and run it; an on-demand pipeline gets one run
         per activation. Instances due before ``start_timestamp`` are not created.
         Raises ``PipelineInvalidError`` when the definition has errors, or when a first
-        activation would backfill more than a day."""
+        activation would backfill more than a day. ``authorize`` sees the plan that is
+        about to be activated, in the same transaction, and raises to refuse it."""
         moment = self._now(now)
         stamp = format_datetime(moment)
         with self.state.transaction() as db:
@@ -251,6 +253,8 @@ class PipelineEngine:
             plan = build_plan(definition, pipeline_id, first)
             if record.first_activated is None and start_timestamp is None:
                 _refuse_long_backfill(plan, moment)
+            if authorize is not None:
+                authorize(plan, record)
             version = record.version + 1
             self.state.update_pipeline(
                 pipeline_id,
@@ -508,9 +512,11 @@ class PipelineEngine:
         status: str,
         *,
         now: datetime | None = None,
+        authorize: Callable[[PipelinePlan, PipelineRecord], None] | None = None,
     ) -> list[StatusChange]:
         """SetStatus: ``PAUSE`` or ``RESUME`` components; ``TRY_CANCEL``, ``RERUN`` or
-        ``MARK_FINISHED`` instances (never both kinds in one call)."""
+        ``MARK_FINISHED`` instances (never both kinds in one call). ``authorize`` sees
+        the plan before a ``RERUN`` and raises to refuse it."""
         command = status.upper()
         if command not in _COMPONENT_COMMANDS | _INSTANCE_COMMANDS:
             raise ConfigError(
@@ -531,6 +537,8 @@ class PipelineEngine:
                 "cannot be mixed"
             )
         plan = self.plan(pipeline_id) if record.active_definition else None
+        if command == "RERUN" and plan is not None and authorize is not None:
+            authorize(plan, record)
         with self.state.transaction() as db:
             if plan is None:
                 for item in objects:

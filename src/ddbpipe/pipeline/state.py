@@ -55,6 +55,7 @@ __all__ = [
     "Lease",
     "ObjectRecord",
     "PipelineRecord",
+    "PipelineSummary",
     "Sphere",
     "StateStore",
 ]
@@ -215,6 +216,18 @@ class PipelineRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     run_settings: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """What listings need of a pipeline, read without its definitions."""
+
+    pipeline_id: str
+    name: str
+    creator: str
+    tags: list[dict[str, str]]
+    state: str
+    created: str
 
 
 @dataclass
@@ -399,6 +412,51 @@ class StateStore:
         where = "" if deleted else "WHERE deleted = 0"
         rows = self._read(f"SELECT * FROM pipelines {where} ORDER BY created, pipeline_id")
         return [_pipeline_record(row) for row in rows]
+
+    def pipeline_summaries(self, *, states: Iterable[str] | None = None) -> list[PipelineSummary]:
+        """Every pipeline not deleted (in one of ``states`` when given), oldest first,
+        without reading definitions."""
+        clauses, params = ["deleted = 0"], []
+        if states is not None:
+            wanted = list(states)
+            clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        rows = self._read(
+            "SELECT pipeline_id, name, creator, tags, state, created FROM pipelines "
+            f"WHERE {' AND '.join(clauses)} ORDER BY created, pipeline_id",
+            params,
+        )
+        return [
+            PipelineSummary(
+                row["pipeline_id"],
+                row["name"],
+                row["creator"],
+                orjson.loads(row["tags"]),
+                row["state"],
+                row["created"],
+            )
+            for row in rows
+        ]
+
+    def pipeline_summary(self, pipeline_id: str) -> tuple[PipelineSummary, bool] | None:
+        """A pipeline's summary and whether it was deleted, or None."""
+        rows = self._read(
+            "SELECT pipeline_id, name, creator, tags, state, created, deleted FROM pipelines "
+            "WHERE pipeline_id = ?",
+            (pipeline_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        summary = PipelineSummary(
+            row["pipeline_id"],
+            row["name"],
+            row["creator"],
+            orjson.loads(row["tags"]),
+            row["state"],
+            row["created"],
+        )
+        return summary, bool(row["deleted"])
 
     # --- objects --------------------------------------------------------------------
 
