@@ -248,6 +248,8 @@ class TaskRunner:
             finally:
                 log.close()
 
+        if self._report_progress(task_id, None, log_url=log.url):  # the first report
+            token.cancel("canceled")
         thread = threading.Thread(target=target, name=f"task {ticket.attempt_id}", daemon=True)
         thread.start()
         self._watch(task_id, work, thread, token, progress)
@@ -291,9 +293,12 @@ class TaskRunner:
                 if self._report_progress(task_id, progress[-1] if progress else None):
                     token.cancel("canceled")
 
-    def _report_progress(self, task_id: str, progress: JobProgress | None) -> bool:
-        """Report progress; True when the job should stop."""
-        fields = []
+    def _report_progress(
+        self, task_id: str, progress: JobProgress | None, *, log_url: str | None = None
+    ) -> bool:
+        """Report progress (and, the first time, where the task logs); True when the
+        job should stop."""
+        fields = [{"key": "emrStepLog", "stringValue": log_url}] if log_url else []
         if progress is not None:
             counts = {
                 "itemsProcessed": progress.items,
@@ -301,7 +306,7 @@ class TaskRunner:
                 "bytesProcessed": progress.bytes,
                 "capacityConsumed": f"{progress.consumed:.1f}",
             }
-            fields = [{"key": key, "stringValue": str(value)} for key, value in counts.items()]
+            fields += [{"key": key, "stringValue": str(value)} for key, value in counts.items()]
         try:
             answer = self.client.report_task_progress(taskId=task_id, fields=fields)
         except Exception as exc:

@@ -46,9 +46,7 @@ __all__ = ["POLL_STEP", "TaskBoard", "TaskRunnerInfo", "task_operations"]
 
 POLL_STEP = 0.25
 """How often a waiting PollForTask looks at the board, in seconds."""
-_RESERVED_FIELDS = frozenset(
-    {*ERROR_FIELDS, "hostname", "emrStepLog", "workerGroup", "reportProgressTime"}
-)
+_RESERVED_FIELDS = frozenset({*ERROR_FIELDS, "hostname", "workerGroup", "reportProgressTime"})
 _TASK_STATUSES = ("FINISHED", "FAILED")
 
 
