@@ -16,7 +16,6 @@ import pytest
 
 from ddbpipe.backups.opener import open_backup
 from ddbpipe.pipeline.definition import definition_from_file, definition_to_api
-from tests.support.api_server import UserKeys
 from tests.support.pipeline_server import (
     NO_RATE_LIMIT,
     PipelineServer,
