@@ -1,12 +1,17 @@
 """The console's templates through ``ddbpipe serve`` as a real process, driven by the AWS
 CLI and boto3 as the service was: create, put the template file with parameter values,
 activate, ``list-runs`` until FINISHED, describe, read the definition back, deactivate,
-delete. The export is the backup ``ddbpipe export`` makes; the import restores it."""
+delete. The export is the backup ``ddbpipe export`` makes; the import restores it. What
+a user may activate, and what a role may do when the pipeline runs, follows their
+policies."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +330,145 @@ def test_2017_templates_with_boto3(
     client.delete_pipeline(pipelineId=imported)
     with pytest.raises(client.exceptions.PipelineDeletedException):
         client.describe_pipelines(pipelineIds=[imported])
+
+
+# --- what users and roles may do ------------------------------------------------------------
+
+
+def test_a_forum_user_exports_forum_and_is_refused_orders(
+    moto_serve: PipelineServer, moto_server: Endpoint, unique_name: str
+) -> None:
+    server = moto_serve
+    west = replace(moto_server, region="us-west-2")  # the fixture policy's tables
+    tables = west.client("dynamodb")
+    for table in ("Forum", "Orders"):
+        with contextlib.suppress(tables.exceptions.ResourceNotFoundException):
+            tables.delete_table(TableName=table)
+    make_table(west, "Forum", [every_type_item(n) for n in range(20)])
+    make_table(west, "Orders", [every_type_item(n) for n in range(5)])
+    bucket = f"b-{unique_name}"
+    moto_server.client("s3").create_bucket(Bucket=bucket)
+    forum = server.add_user(
+        f"forum-{unique_name}",
+        policy=json.loads((FIXTURES / "ForumThreadReplyTables.json").read_text()),
+        managed=["AWSDataPipeline_FullAccess"],
+    )
+    attached = server.ddbpipe(
+        "users",
+        "attach-policy",
+        forum.name,
+        "--policy",
+        str(FIXTURES / "EMRforDynamoDBDataPipeline.json"),
+    )
+    assert attached.returncode == 0, attached.stderr
+    client = server.datapipeline(forum)
+    tags = [{"key": "dynamodbdatapipeline", "value": "true"}]
+
+    def export_of(table: str) -> str:
+        pipeline_id = client.create_pipeline(
+            name=table, uniqueId=f"{table}-{unique_name}", tags=tags
+        )["pipelineId"]
+        put = aws_cli(
+            server,
+            forum,
+            "put-pipeline-definition",
+            "--pipeline-id",
+            pipeline_id,
+            "--pipeline-definition",
+            f"file://{PIPELINES / 'export-ondemand.json'}",
+            "--parameter-values",
+            f"myDDBTableName={table}",
+            "myDDBRegion=us-west-2",
+            f"myOutputS3Loc=s3://{bucket}/{table}",
+            f"myPipelineLogUri=s3://{bucket}/logs",
+        )
+        assert put["errored"] is False
+        return str(pipeline_id)
+
+    allowed = export_of("Forum")
+    client.activate_pipeline(pipelineId=allowed)
+    assert set(wait_finished(server, client, allowed).values()) == {"FINISHED"}
+    store = StoreConfig(region=moto_server.region, endpoint_url=moto_server.url)
+    listed = moto_server.client("s3").list_objects_v2(Bucket=bucket, Prefix="Forum/")
+    folder = "s3://" + bucket + "/" + listed["Contents"][0]["Key"].rsplit("/", 1)[0]
+    assert canonical_set(items_of(folder, store)) == canonical_set(scan_all(west, "Forum"))
+
+    refused = export_of("Orders")
+    with pytest.raises(client.exceptions.ClientError) as caught:
+        client.activate_pipeline(pipelineId=refused)
+    error = caught.value.response
+    assert error["Error"]["Code"] == "AccessDeniedException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Message"] == (
+        f"User: arn:aws:iam::123456789012:user/{forum.name} is not authorized to perform: "
+        "dynamodb:Scan on resource: arn:aws:dynamodb:us-west-2:123456789012:table/Orders"
+    )
+    time.sleep(1.5)  # the scheduler has had its chance
+    assert client.query_objects(pipelineId=refused, sphere="INSTANCE")["ids"] == []
+    assert (
+        moto_server.client("s3").list_objects_v2(Bucket=bucket, Prefix="Orders/")["KeyCount"] == 0
+    )
+
+
+def test_a_role_without_batch_write_fails_the_import_attempt(
+    moto_serve: PipelineServer, moto_server: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    server = moto_serve
+    target, bucket = f"dst-{unique_name}", f"b-{unique_name}"
+    make_table(moto_server, target, [])
+    moto_server.client("s3").create_bucket(Bucket=bucket)
+    role = f"NoWrite-{unique_name}"
+    policy = tmp_path / "readonly.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["dynamodb:DescribeTable", "dynamodb:Scan", "s3:*"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        )
+    )
+    added = server.ddbpipe("roles", "add", role, "--policy", str(policy))
+    assert added.returncode == 0, added.stderr
+    admin = server.add_user(
+        f"admin-{unique_name}",
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        },
+    )
+    client = server.datapipeline(admin)
+    document = json.loads((PIPELINES / "import-ondemand.json").read_text())
+    default = next(item for item in document["objects"] if item["id"] == "Default")
+    default["resourceRole"] = role
+    document["values"] = {
+        "myDDBTableName": target,
+        "myInputS3Loc": f"s3://{bucket}/backup",
+        "myPipelineLogUri": f"s3://{bucket}/logs",
+    }
+    pipeline_id = client.create_pipeline(name="restore", uniqueId=unique_name)["pipelineId"]
+    client.put_pipeline_definition(
+        pipelineId=pipeline_id,
+        pipelineObjects=translator.definition_to_api_objects(document),
+        parameterObjects=translator.definition_to_api_parameters(document),
+        parameterValues=translator.definition_to_parameter_values(document),
+    )
+    client.activate_pipeline(pipelineId=pipeline_id)
+    assert wait_finished(server, client, pipeline_id)["TableLoadActivity"] == "FAILED"
+    (attempt_id,) = client.query_objects(pipelineId=pipeline_id, sphere="ATTEMPT")["ids"]
+    (attempt,) = client.describe_objects(pipelineId=pipeline_id, objectIds=[attempt_id])[
+        "pipelineObjects"
+    ]
+    fields = {f["key"]: f.get("stringValue") for f in attempt["fields"]}
+    assert fields["errorMessage"] == (
+        f"permanent error, not retried: User: arn:aws:iam::123456789012:role/{role} is not "
+        "authorized to perform: dynamodb:BatchWriteItem on resource: "
+        f"arn:aws:dynamodb:us-east-1:123456789012:table/{target}"
+    )
+    assert fields["errorId"] == "RoleAccessDeniedError"
+    assert scan_all(moto_server, target) == []
