@@ -30,6 +30,7 @@ from ddbpipe.server.config import (
     DEFAULT_POLL_WAIT,
     DEFAULT_PORT,
     DEFAULT_REGION,
+    DEFAULT_THREADS,
     ServerConfig,
 )
 from ddbpipe.server.identities import IdentityStore
@@ -174,6 +175,13 @@ def make_serve_command(
         help="Seconds a PollForTask waits for a task before answering with none (at most 90).",
     )
     @click.option(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        show_default=True,
+        help="Requests served at once; the others wait their turn.",
+    )
+    @click.option(
         "--debug-signatures",
         is_flag=True,
         help="Put the expected canonical request in signature errors (they repeat the "
@@ -196,6 +204,7 @@ def make_serve_command(
         max_rcu: float | None,
         max_wcu: float | None,
         poll_wait: float,
+        threads: int,
         debug_signatures: bool,
     ) -> None:
         """Serve the AWS Data Pipeline API (and STS's GetSessionToken and
@@ -224,6 +233,7 @@ def make_serve_command(
             max_wcu=max_wcu,
             sns_endpoint_url=sns_endpoint_url,
             poll_wait=poll_wait,
+            threads=threads,
         )
         problems = config.problems()
         if problems:

@@ -87,8 +87,10 @@ class PipelineEngine:
     def _now(self, now: datetime | None) -> datetime:
         return whole_seconds(now or self.clock.now())
 
-    def _require(self, pipeline_id: str, db: Any = None) -> PipelineRecord:
-        record = self.state.pipeline(pipeline_id, deleted=True, db=db)
+    def _require(
+        self, pipeline_id: str, db: Any = None, *, definitions: bool = True
+    ) -> PipelineRecord:
+        record = self.state.pipeline(pipeline_id, deleted=True, db=db, definitions=definitions)
         if record is None:
             raise PipelineNotFoundError(pipeline_id)
         if record.deleted:
@@ -162,7 +164,9 @@ class PipelineEngine:
     ) -> dict[str, Any]:
         """DescribePipelines, for one id: the ``PipelineDescription`` (``@accountId``
         is ``account_id`` when given)."""
-        record = self._require(pipeline_id)
+        record = self.state.pipeline(pipeline_id, deleted=True, definitions=False)
+        if record is None or record.deleted:
+            raise PipelineNotFoundError(pipeline_id, deleted=record is not None)
         return pipeline_to_api(
             record, next_run=self.next_run_time(pipeline_id), account_id=account_id
         )
@@ -205,11 +209,8 @@ class PipelineEngine:
         result = validate_definition(definition, now=self._now(now))
         if result.refused:
             raise PipelineInvalidError(result.fatal, result.warnings)
-        with self.state.transaction() as db:
-            self._require(pipeline_id, db)
-            self.state.update_pipeline(
-                pipeline_id, db, latest_definition=definition_to_api(definition)
-            )
+        if not self.state.set_latest_definition(pipeline_id, definition_to_api(definition)):
+            self._require(pipeline_id, definitions=False)  # says why
         return result
 
     def get_definition(
@@ -418,7 +419,7 @@ class PipelineEngine:
         evaluator = None
         found = self.state.objects(pipeline_id, list(object_ids))
         if not record.active_definition and definition is not None:
-            drafts = {item.object_id: item for item in self._draft_components(record)}
+            drafts = {item.object_id: item for item in self._draft_components(record, definition)}
             known = {item.object_id for item in found}
             found += [drafts[key] for key in object_ids if key in drafts and key not in known]
             if evaluate_expressions:
@@ -430,11 +431,14 @@ class PipelineEngine:
             for item in found
         ]
 
-    def _draft_components(self, record: PipelineRecord) -> list[ObjectRecord]:
+    def _draft_components(
+        self, record: PipelineRecord, definition: PipelineDefinition | None = None
+    ) -> list[ObjectRecord]:
         """The components of the latest definition of a pipeline never activated."""
-        if not record.latest_definition:
-            return []
-        definition = definition_from_api(record.latest_definition)
+        if definition is None:
+            if not record.latest_definition:
+                return []
+            definition = definition_from_api(record.latest_definition)
         return [
             ObjectRecord(
                 pipeline_id=record.pipeline_id,

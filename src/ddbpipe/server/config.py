@@ -17,6 +17,11 @@ an S3-compatible store): the pipeline engine gets them from here, with how its j
 (``dask``, ``workers``, ``max_rcu``, ``max_wcu``, ``sns_endpoint_url``; see
 ``RunnerConfig``). A PollForTask waits up to ``poll_wait`` seconds for a task (the
 service waits up to 90; SDK clients give up on a read after 60 by default).
+
+Requests are served by at most ``threads`` worker threads at once (a long PollForTask
+takes none while it waits); the others wait their turn in arrival order. The work is
+CPU-bound under one interpreter lock, so a few threads give the same throughput as many
+with far shorter waits at the tail.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = [
     "DEFAULT_POLL_WAIT",
     "DEFAULT_PORT",
     "DEFAULT_REGION",
+    "DEFAULT_THREADS",
     "STS_GLOBAL_REGION",
     "ServerConfig",
 ]
@@ -48,6 +54,7 @@ DEFAULT_REGION = "us-east-1"
 STS_GLOBAL_REGION = "us-east-1"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_POLL_WAIT = 20.0
+DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ class ServerConfig:
     max_wcu: float | None = None
     sns_endpoint_url: str | None = None
     poll_wait: float = DEFAULT_POLL_WAIT
+    threads: int = DEFAULT_THREADS
 
     def problems(self) -> list[str]:
         """Every invalid setting, in the words of the command line."""
@@ -93,6 +101,8 @@ class ServerConfig:
                 problems.extend(error.problems)
         if self.local_root is not None and not self.local_root.is_dir():
             problems.append(f"--local-root {self.local_root} is not a folder")
+        if not 1 <= self.threads <= 256:
+            problems.append(f"the server's threads must be 1 to 256, not {self.threads}")
         if not 0 <= self.poll_wait <= 90:
             problems.append(f"the PollForTask wait must be 0 to 90 seconds, not {self.poll_wait}")
         try:

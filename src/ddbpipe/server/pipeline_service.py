@@ -28,7 +28,11 @@ from ddbpipe.server.pipeline_access import RoleAccess
 from ddbpipe.server.scheduler import DEFAULT_SCAN_INTERVAL, PipelineScheduler
 from ddbpipe.server.service_context import ServiceContext
 
-__all__ = ["PipelineService"]
+__all__ = ["AUTOCHECKPOINT_PAGES", "PipelineService"]
+
+AUTOCHECKPOINT_PAGES = 20_000
+"""The write-ahead log the server lets grow (80 MB) before a commit copies it back; the
+scheduler checkpoints it every few seconds (``ddbpipe.pipeline.state``)."""
 
 
 class _EngineClock:
@@ -76,7 +80,7 @@ class PipelineService:
         scan_interval: float = DEFAULT_SCAN_INTERVAL,
     ) -> None:
         self.config = config
-        self.state = StateStore.in_folder(config.state_dir)
+        self.state = StateStore.in_folder(config.state_dir, autocheckpoint=AUTOCHECKPOINT_PAGES)
         self.engine = PipelineEngine(self.state, clock=_EngineClock(clock))
         self.board = TaskBoard()
         self.access = RoleAccess(

@@ -10,11 +10,13 @@ It hands the work of ``workerGroup`` activities to task runners (``TaskOffers``)
 checks every job against the role it runs as (``JobAccess``).
 
 The scheduler looks for pipelines to run every ``interval`` seconds and at once when
-the API changes one (``wake``). A runner that ended while its pipeline is still active
-(its lease was held by another process, a ``ddbpipe pipeline run`` for example) is
-started again after ``retry_after`` seconds. ``stop`` (the server shutting down on
-SIGTERM or Ctrl-C) stops every runner: running attempts are checkpointed and their
-instances wait for the next start, without using a retry.
+the API changes one (``wake``); every ``checkpoint_interval`` seconds it also copies the
+state's write-ahead log back into the database (``StateStore.checkpoint``), which the
+server's many readers keep SQLite from doing on its own. A runner that ended while its
+pipeline is still active (its lease was held by another process, a ``ddbpipe pipeline
+run`` for example) is started again after ``retry_after`` seconds. ``stop`` (the server
+shutting down on SIGTERM or Ctrl-C) stops every runner: running attempts are
+checkpointed and their instances wait for the next start, without using a retry.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ddbpipe.pipeline.statuses import PipelineState
 from ddbpipe.transfer.cancel import CancelToken
 
 __all__ = [
+    "DEFAULT_CHECKPOINT_INTERVAL",
     "DEFAULT_RETRY_AFTER",
     "DEFAULT_SCAN_INTERVAL",
     "STOP_TIMEOUT",
@@ -47,6 +50,7 @@ logger = logging.getLogger("ddbpipe.server")
 
 DEFAULT_SCAN_INTERVAL = 1.0
 DEFAULT_RETRY_AFTER = 10.0
+DEFAULT_CHECKPOINT_INTERVAL = 2.0
 STOP_TIMEOUT = 25.0
 """How long ``stop`` waits for runners to checkpoint their attempts."""
 _ACTIVE = (PipelineState.SCHEDULED.value, PipelineState.DEACTIVATING.value)
@@ -77,6 +81,7 @@ class PipelineScheduler:
         access: JobAccess | None = None,
         interval: float = DEFAULT_SCAN_INTERVAL,
         retry_after: float = DEFAULT_RETRY_AFTER,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
@@ -86,6 +91,7 @@ class PipelineScheduler:
         self.access = access
         self.interval = interval
         self.retry_after = retry_after
+        self.checkpoint_interval = checkpoint_interval
         self.monotonic = monotonic
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
@@ -137,12 +143,12 @@ class PipelineScheduler:
         self._event.set()
 
     def forget(self, pipeline_id: str, reason: str) -> None:
-        """Stop the runner of a pipeline that is going away (its attempts checkpoint)."""
+        """Stop the runner of a pipeline that is going away (its attempts checkpoint and
+        stop; this does not wait for them)."""
         with self._lock:
-            slot = self._slots.get(pipeline_id)
-        if slot is not None and slot.thread is not None:
+            slot = self._slots.pop(pipeline_id, None)
+        if slot is not None:
             slot.token.cancel(reason)
-            slot.thread.join(STOP_TIMEOUT)
 
     def running(self) -> list[str]:
         """The pipelines whose runner is running now."""
@@ -152,12 +158,16 @@ class PipelineScheduler:
     # --- the loop ------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        checkpointed = self.monotonic()
         while not self._stopping:
             try:
                 self._start_due()
+                if self.monotonic() - checkpointed >= self.checkpoint_interval:
+                    checkpointed = self.monotonic()
+                    self.engine.state.checkpoint()
             except Exception:  # a broken state row must not stop the scheduler
                 logger.exception("the pipeline scheduler could not read the pipelines")
-            self._event.wait(self.interval)
+            self._event.wait(min(self.interval, self.checkpoint_interval))
             self._event.clear()
 
     def _start_due(self) -> None:
