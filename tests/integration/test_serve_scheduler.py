@@ -255,3 +255,60 @@ def test_worker_groups_run_on_ddbpipe_worker_and_survive_lost_workers(
         assert (folder / "_SUCCESS").exists()
         logged = [a.fields["emrStepLog"] for a in tries if "emrStepLog" in a.fields]
         assert any("going on from the checkpoint" in Path(p).read_text() for p in logged)
+
+
+def test_sigterm_checkpoints_the_running_attempt_and_a_restart_goes_on(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"term-{unique_name}"
+    make_table(dynalite, table, [every_type_item(n) for n in range(ITEMS)])
+    data = tmp_path / "data"
+    out = data / "out"
+    out.mkdir(parents=True)
+    objects = [
+        {"id": "Default", "scheduleType": "ondemand"},
+        {"id": "Table", "type": "DynamoDBDataNode", "tableName": table},
+        {"id": "Folder", "type": "S3DataNode", "directoryPath": f"{out}/{STAMP}"},
+        {"id": "Cluster", "type": "EmrCluster"},
+        {
+            "id": "Backup",
+            "type": "EmrActivity",
+            "input": {"ref": "Table"},
+            "output": {"ref": "Folder"},
+            "runsOn": {"ref": "Cluster"},
+            "maximumRetries": "0",
+            "step": f"{JAR}DynamoDBExport,#{{output.directoryPath}},#{{input.tableName}},1,8",
+        },
+    ]
+    connection = ["--endpoint-url", dynalite.url, "--local-root", str(data), *NO_RATE_LIMIT]
+    with pipeline_server(tmp_path / "server", *connection, "--max-rcu", "40") as server:
+        user = server.add_user("terminated", policy=EVERYTHING)
+        client = server.datapipeline(user)
+        pipeline_id = client.create_pipeline(name="term", uniqueId=unique_name)["pipelineId"]
+        put_definition(client, pipeline_id, objects)
+        client.activate_pipeline(pipelineId=pipeline_id)
+        server.wait_for(lambda: parts_checkpointed(out) >= 2, message="two checkpointed parts")
+        process = server.process.process
+        assert process is not None
+        assert terminate(process) in (0, -signal.SIGTERM)  # type: ignore[arg-type]
+        server.process.process = None
+        (stopped,) = attempts_of(server, pipeline_id, "Backup")
+        assert stopped.status == "CANCELED"
+        assert stopped.fields["errorMessage"].startswith(
+            "stopped: the runner was stopped (the server stopped)"
+        )
+        (instance,) = instances_of(server, pipeline_id, "Backup")
+        assert (instance.status, instance.retries) == ("WAITING_FOR_RUNNER", 0)
+        (folder,) = [p for p in out.iterdir() if p.is_dir()]
+        assert (folder / "_checkpoint.json").exists()
+
+        server.start("--max-rcu", "100000")
+        server.wait_for(
+            lambda: instances_of(server, pipeline_id, "Backup")[0].status == "FINISHED",
+            message="the export to finish after the restart",
+        )
+        tries = attempts_of(server, pipeline_id, "Backup")
+        assert [a.status for a in tries] == ["CANCELED", "FINISHED"]  # no retry was used
+        keys = exported_keys(folder)
+        assert len(keys) == ITEMS
+        assert set(keys) == {f"item-{n:05d}" for n in range(ITEMS)}
