@@ -93,8 +93,8 @@ def worker_command(
     heartbeat_interval: float,
     state: str | None,
 ) -> None:
-    """Take the tasks of WORKER_GROUP from the service at --endpoint-url and run them
-    here, as AWS Data Pipeline's Task Runner did.
+    """Take the tasks of the worker group --worker-group from the service at
+    --endpoint-url and run them here, as AWS Data Pipeline's Task Runner did.
 
     Requests are signed with the usual AWS credentials (--profile, the environment);
     the caller needs datapipeline:PollForTask, ReportTaskProgress,
