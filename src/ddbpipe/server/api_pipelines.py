@@ -58,11 +58,12 @@ def pipeline_operations(ctx: ServiceContext) -> list[Operation]:
         marker = call.input.get("marker") or None
         after: tuple[str, str] | None = None
         if marker is not None:
-            created, _, last = marker.partition("|")
-            if not last:
+            created, _, previous = marker.partition("|")
+            if not previous:
                 raise ApiError(ErrorCode.INVALID_REQUEST, f"Invalid marker '{marker}'")
-            after = (created, last)
+            after = (created, previous)
         visible: list[dict[str, str]] = []
+        last: tuple[str, str] | None = None
         more = False
         for item in ctx.engine.state.pipeline_summaries():
             if after is not None and (item.created, item.pipeline_id) <= after:
@@ -74,13 +75,11 @@ def pipeline_operations(ctx: ServiceContext) -> list[Operation]:
             if len(visible) == LIST_PAGE:
                 more = True
                 break
-            visible.append({"id": item.pipeline_id, "name": item.name, "_": item.created})
-        response: dict[str, Any] = {
-            "pipelineIdList": [{"id": p["id"], "name": p["name"]} for p in visible],
-            "hasMoreResults": more,
-        }
-        if more:
-            response["marker"] = f"{visible[-1]['_']}|{visible[-1]['id']}"
+            visible.append({"id": item.pipeline_id, "name": item.name})
+            last = (item.created, item.pipeline_id)
+        response: dict[str, Any] = {"pipelineIdList": visible, "hasMoreResults": more}
+        if more and last is not None:
+            response["marker"] = f"{last[0]}|{last[1]}"
         return response
 
     def describe_keys(call: Call) -> list[AuthorizationKeys]:
