@@ -37,13 +37,14 @@ if TYPE_CHECKING:
         load_definition,
     )
     from ddbpipe.pipeline.engine import PipelineEngine
+    from ddbpipe.pipeline.jobs import JobAccess
     from ddbpipe.pipeline.run import (
         InstanceResult,
         PipelineRunResult,
         resume_pipeline,
         run_pipeline,
     )
-    from ddbpipe.pipeline.runner import PipelineRunner, RunEvent
+    from ddbpipe.pipeline.runner import PipelineRunner, RunEvent, TaskOffers
     from ddbpipe.pipeline.settings import RunnerConfig
     from ddbpipe.pipeline.state import StateStore
     from ddbpipe.pipeline.validation import ValidationResult, validate_definition
@@ -81,6 +82,7 @@ __all__ = [
     "ImportConfig",
     "ImportResult",
     "InstanceResult",
+    "JobAccess",
     "JobProgress",
     "Manifest",
     "ManifestSummary",
@@ -108,6 +110,7 @@ __all__ = [
     "StoreConfig",
     "SystemClock",
     "TableOutcome",
+    "TaskOffers",
     "ValidationResult",
     "__version__",
     "convert_backup",
@@ -155,12 +158,14 @@ _MODULES = {
     "PipelineObject": "ddbpipe.pipeline.definition",
     "load_definition": "ddbpipe.pipeline.definition",
     "PipelineEngine": "ddbpipe.pipeline.engine",
+    "JobAccess": "ddbpipe.pipeline.jobs",
     "InstanceResult": "ddbpipe.pipeline.run",
     "PipelineRunResult": "ddbpipe.pipeline.run",
     "resume_pipeline": "ddbpipe.pipeline.run",
     "run_pipeline": "ddbpipe.pipeline.run",
     "PipelineRunner": "ddbpipe.pipeline.runner",
     "RunEvent": "ddbpipe.pipeline.runner",
+    "TaskOffers": "ddbpipe.pipeline.runner",
     "RunnerConfig": "ddbpipe.pipeline.settings",
     "StateStore": "ddbpipe.pipeline.state",
     "ValidationResult": "ddbpipe.pipeline.validation",

@@ -27,6 +27,7 @@ COMMANDS = {
     "roles": "ddbpipe.cli.identities:roles_command",
     "serve": "ddbpipe.cli.serve:serve_command",
     "users": "ddbpipe.cli.identities:users_command",
+    "worker": "ddbpipe.cli.worker:worker_command",
 }
 
 

@@ -14,7 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import Connection, connection_options, json_option, state_dir
+from ddbpipe.cli.options import (
+    Connection,
+    connection_options,
+    dask_option,
+    json_option,
+    state_dir,
+)
 from ddbpipe.cli.output import Output, err_console, use_output
 from ddbpipe.cli.pipeline_display import print_run_result, run_display
 from ddbpipe.cli.signals import job_signals, stopping_signal
@@ -87,6 +93,7 @@ def _run_options(command: Any) -> Any:
                 type=float,
                 help="Write capacity that import ratios are taken of, instead of the table's.",
             ),
+            dask_option,
         ]
     ):
         command = option(command)
@@ -148,6 +155,7 @@ def _runner_config(
     sns: str | None,
     max_rcu: float | None,
     max_wcu: float | None,
+    dask: str | None,
 ) -> RunnerConfig:
     return RunnerConfig(
         dynamo=connection.dynamo(),
@@ -156,6 +164,7 @@ def _runner_config(
         workers=workers,
         max_rcu=max_rcu,
         max_wcu=max_wcu,
+        dask=dask,
     )
 
 
@@ -223,6 +232,7 @@ def run_command(
     sns_endpoint_url: str | None,
     max_rcu: float | None,
     max_wcu: float | None,
+    dask: str | None,
     state: str | None,
     connection: Connection,
     as_json: bool,
@@ -249,7 +259,7 @@ def run_command(
     if validation.warnings:
         err_console.print(escape(render_validation(validation)), highlight=False, soft_wrap=True)
     folder = _state(state)
-    config = _runner_config(connection, workers, sns_endpoint_url, max_rcu, max_wcu)
+    config = _runner_config(connection, workers, sns_endpoint_url, max_rcu, max_wcu, dask)
     with job_signals() as cancel, run_display(err_console) as sink:
         result = run_pipeline(
             loaded,
@@ -278,6 +288,7 @@ def resume_command(
     sns_endpoint_url: str | None,
     max_rcu: float | None,
     max_wcu: float | None,
+    dask: str | None,
     state: str | None,
     connection: Connection,
     as_json: bool,
@@ -305,6 +316,7 @@ def resume_command(
         sns_endpoint_url or saved.get("sns_endpoint_url"),
         max_rcu or saved.get("max_rcu"),
         max_wcu or saved.get("max_wcu"),
+        dask or saved.get("dask"),
     )
     with job_signals() as cancel, run_display(err_console) as sink:
         result = resume_pipeline(

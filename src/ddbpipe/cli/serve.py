@@ -3,14 +3,16 @@ CLI with ``--endpoint-url``.
 
 The command builds the server's configuration from its options, opens the identity
 store, and runs the ASGI app under uvicorn until SIGTERM or Ctrl-C, which finish the
-requests in flight and stop the background services. ``make_serve_command`` builds the
-command around the operations and background services to run, so the pipeline engine
-(or a test) can supply its own.
+requests in flight and stop the background services (the scheduler checkpoints the
+attempts it runs). ``make_serve_command`` builds the command around the operations and
+background services to run; by default they are the pipeline engine's
+(``ddbpipe.server.pipeline_service``), made once per server and shared by both.
 """
 
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,12 +20,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ddbpipe.cli.errors import handle_errors
-from ddbpipe.cli.options import state_option
+from ddbpipe.cli.options import dask_option, state_option
 from ddbpipe.cli.output import err_console
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.errors import ConfigError
 from ddbpipe.server.clock import SYSTEM_CLOCK, Clock
-from ddbpipe.server.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION, ServerConfig
+from ddbpipe.server.config import (
+    DEFAULT_HOST,
+    DEFAULT_POLL_WAIT,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    DEFAULT_THREADS,
+    ServerConfig,
+)
 from ddbpipe.server.identities import IdentityStore
 from ddbpipe.server.operations import OperationTable
 from ddbpipe.server.rate_limits import parse_rate_limits
@@ -32,6 +41,7 @@ from ddbpipe.stores import StoreConfig
 
 if TYPE_CHECKING:
     from ddbpipe.server.app import BackgroundService
+    from ddbpipe.server.pipeline_service import PipelineService
 
 __all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "make_serve_command", "serve_command"]
 
@@ -41,14 +51,47 @@ OperationsFactory = Callable[[ServerConfig, IdentityStore], OperationTable]
 ServicesFactory = Callable[[ServerConfig, IdentityStore], Sequence["BackgroundService"]]
 
 
+_PIPELINES: weakref.WeakKeyDictionary[IdentityStore, PipelineService] = weakref.WeakKeyDictionary()
+
+
+def _pipeline_service(
+    config: ServerConfig, store: IdentityStore, clock: Clock = SYSTEM_CLOCK
+) -> PipelineService:
+    """The pipeline side of the server over ``store``, made on first use."""
+    from ddbpipe.server.pipeline_service import PipelineService
+
+    service = _PIPELINES.get(store)
+    if service is None:
+        service = _PIPELINES[store] = PipelineService(config, store, clock=clock)
+    return service
+
+
 def server_operations(config: ServerConfig, store: IdentityStore) -> OperationTable:
-    """The operations the server answers: the pipeline engine's handlers go here."""
-    return OperationTable()
+    """The operations the server answers: the 19 of the Data Pipeline API."""
+    return _pipeline_service(config, store).operations()
 
 
 def server_services(config: ServerConfig, store: IdentityStore) -> Sequence[BackgroundService]:
-    """What runs beside the API: the pipeline engine's scheduler starts and stops here."""
-    return ()
+    """What runs beside the API: the pipeline scheduler."""
+    return _pipeline_service(config, store).services()
+
+
+def clocked_operations(clock: Clock) -> OperationsFactory:
+    """``server_operations`` on ``clock`` (a test's movable clock)."""
+
+    def operations(config: ServerConfig, store: IdentityStore) -> OperationTable:
+        return _pipeline_service(config, store, clock).operations()
+
+    return operations
+
+
+def clocked_services(clock: Clock) -> ServicesFactory:
+    """``server_services`` on ``clock``."""
+
+    def services(config: ServerConfig, store: IdentityStore) -> Sequence[BackgroundService]:
+        return _pipeline_service(config, store, clock).services()
+
+    return services
 
 
 def _log_config() -> dict[str, Any]:
@@ -106,6 +149,38 @@ def make_serve_command(
     )
     @click.option("--endpoint-url", help="DynamoDB endpoint of the pipelines' tables.")
     @click.option("--s3-endpoint-url", help="S3 endpoint of the pipelines' buckets.")
+    @click.option("--sns-endpoint-url", help="SNS endpoint for the pipelines' SnsAlarm actions.")
+    @dask_option
+    @click.option(
+        "--workers",
+        type=int,
+        help="Worker processes of each pipeline job (default: one per core); with --dask, "
+        "tasks run at once.",
+    )
+    @click.option(
+        "--max-rcu",
+        type=float,
+        help="Read capacity that export ratios are taken of, instead of the table's.",
+    )
+    @click.option(
+        "--max-wcu",
+        type=float,
+        help="Write capacity that import ratios are taken of, instead of the table's.",
+    )
+    @click.option(
+        "--poll-wait",
+        type=float,
+        default=DEFAULT_POLL_WAIT,
+        show_default=True,
+        help="Seconds a PollForTask waits for a task before answering with none (at most 90).",
+    )
+    @click.option(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        show_default=True,
+        help="Requests served at once; the others wait their turn.",
+    )
     @click.option(
         "--debug-signatures",
         is_flag=True,
@@ -123,13 +198,23 @@ def make_serve_command(
         rate_limits: tuple[str, ...],
         endpoint_url: str | None,
         s3_endpoint_url: str | None,
+        sns_endpoint_url: str | None,
+        dask: str | None,
+        workers: int | None,
+        max_rcu: float | None,
+        max_wcu: float | None,
+        poll_wait: float,
+        threads: int,
         debug_signatures: bool,
     ) -> None:
         """Serve the AWS Data Pipeline API (and STS's GetSessionToken and
         GetCallerIdentity) for boto3 and the AWS CLI with --endpoint-url.
 
         Every request must be signed with the access key of a user added with
-        ddbpipe users add. Stops cleanly on SIGTERM or Ctrl-C.
+        ddbpipe users add. Active pipelines run in this process (their jobs reach
+        DynamoDB at --endpoint-url and S3 at --s3-endpoint-url, or run on the Dask
+        cluster at --dask); workerGroup activities go to `ddbpipe worker`. Stops
+        cleanly on SIGTERM or Ctrl-C, checkpointing running attempts.
         """
         config = ServerConfig(
             state_dir=state,
@@ -142,6 +227,13 @@ def make_serve_command(
             dynamo=DynamoConfig(region=region, endpoint_url=endpoint_url),
             s3=StoreConfig(region=region, endpoint_url=s3_endpoint_url),
             debug=debug_signatures,
+            dask=dask,
+            workers=workers,
+            max_rcu=max_rcu,
+            max_wcu=max_wcu,
+            sns_endpoint_url=sns_endpoint_url,
+            poll_wait=poll_wait,
+            threads=threads,
         )
         problems = config.problems()
         if problems:

@@ -78,7 +78,8 @@ class AttemptOutcome:
     succeed) or ``canceled`` (``reason`` says why: ``attemptTimeout``,
     ``terminateAfter``, ``TRY_CANCEL``, ``deactivate``, ``Terminate`` or ``stop``).
     ``fields`` are runtime fields to keep on the attempt and its instance; ``summary``
-    says what was done, for people."""
+    says what was done, for people. ``immediate_retry`` retries a transient failure at
+    once rather than after ``retryDelay`` (the work was lost, not refused)."""
 
     status: Literal["finished", "failed", "canceled"]
     error_id: str | None = None
@@ -88,6 +89,7 @@ class AttemptOutcome:
     reason: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
     summary: str | None = None
+    immediate_retry: bool = False
 
 
 def start_attempt(t: Transitions, instance_id: str, hostname: str) -> AttemptTicket | None:
@@ -178,7 +180,15 @@ def finish_attempt(t: Transitions, attempt_id_: str, outcome: AttemptOutcome) ->
             stack_trace=outcome.stack_trace,
             extra=fields,
         )
-        _retry_or_fail(t, instance, component, attempt, outcome.transient, message)
+        _retry_or_fail(
+            t,
+            instance,
+            component,
+            attempt,
+            outcome.transient,
+            message,
+            delay=not outcome.immediate_retry,
+        )
         return
     _canceled(t, instance, component, attempt, outcome)
 
@@ -245,11 +255,17 @@ def _retry_or_fail(
 
 def recover_attempts(t: Transitions, message: str = INTERRUPTED) -> list[str]:
     """Mark the attempts left running by a runner that stopped ``FAILED`` and retry their
-    instances at once (counting as a retry); return their ids."""
+    instances at once (counting as a retry); return their ids. Attempts handed to task
+    runners are left to them (``ddbpipe.pipeline.tasks``): their deadline tells whether
+    they are lost."""
     recovered = []
+    remote: set[str] = set()
     for attempt in t.state.objects(
         t.pipeline_id, sphere="ATTEMPT", statuses=[ObjectStatus.RUNNING], db=t.db
     ):
+        if isinstance(attempt.internal.get("task"), dict):
+            remote.add(attempt.instance_id or "")
+            continue
         t.fail(attempt, ObjectStatus.FAILED, message, error_id="Interrupted")
         recovered.append(attempt.object_id)
         instance = t.instance(attempt.instance_id or "")
@@ -261,7 +277,11 @@ def recover_attempts(t: Transitions, message: str = INTERRUPTED) -> list[str]:
         t.pipeline_id, sphere="INSTANCE", statuses=[ObjectStatus.RUNNING], db=t.db
     ):
         component = t.component(instance)
-        if component is not None and component.kind == "activity":
+        if (
+            component is not None
+            and component.kind == "activity"
+            and (instance.object_id not in remote)
+        ):
             t.move(instance, ObjectStatus.WAITING_FOR_RUNNER, not_before=None)
     return recovered
 

@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_MAXIMUM_RETRIES",
     "DEFAULT_MAX_ACTIVE_INSTANCES",
     "DEFAULT_PRECONDITION_INTERVAL",
+    "DEFAULT_REPORT_PROGRESS_TIMEOUT",
     "DEFAULT_RETRY_DELAY",
     "ActionPlan",
     "ComponentKind",
@@ -52,6 +53,8 @@ DEFAULT_MAXIMUM_RETRIES = 2
 DEFAULT_RETRY_DELAY = Period(10, "minutes")
 DEFAULT_PRECONDITION_INTERVAL = Period(2, "minutes")
 DEFAULT_MAX_ACTIVE_INSTANCES = 1
+DEFAULT_REPORT_PROGRESS_TIMEOUT = Period(15, "minutes")
+"""How long a task runner may go without reporting progress (``reportProgressTimeout``)."""
 
 _KINDS: dict[str, ComponentKind] = {
     "EmrActivity": "activity",
@@ -111,6 +114,14 @@ class ComponentPlan:
     terminate_after: Period | None = None
     cascade: bool = False
     max_active: int = DEFAULT_MAX_ACTIVE_INSTANCES
+    worker_group: str | None = None
+    report_progress_timeout: Period = DEFAULT_REPORT_PROGRESS_TIMEOUT
+
+    @property
+    def remote(self) -> bool:
+        """Whether the activity is handed to the task runners of its ``workerGroup``
+        (it has one and no ``runsOn`` resource) rather than run by a pipeline runner."""
+        return self.kind == "activity" and self.worker_group is not None and self.runs_on is None
 
 
 @dataclass(frozen=True)
@@ -314,6 +325,9 @@ class _Reader:
             terminate_after=self.terminate_after(item) if kind == "resource" else None,
             cascade=mode == "cascade",
             max_active=max(1, self.whole(item, "maxActiveInstances", DEFAULT_MAX_ACTIVE_INSTANCES)),
+            worker_group=(self.text(item, "workerGroup") or None) if kind == "activity" else None,
+            report_progress_timeout=self.period(item, "reportProgressTimeout")
+            or DEFAULT_REPORT_PROGRESS_TIMEOUT,
         )
 
     def terminate_after(self, item: ResolvedObject) -> Period | None:

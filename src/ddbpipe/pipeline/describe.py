@@ -8,11 +8,12 @@ activation times, the health fields, ``@latestRunTime``, ``@nextRunTime``, and
 ``*tags``.
 
 An object is ``{id, name, fields}``: the fields the definition gives its component
-(for an instance or attempt, those of its component, rendered with its runtime fields
-when asked), then its runtime fields: ``@id``, ``@sphere``, ``@status``,
-``@pipelineId``, ``@version``, ``@componentParent`` and ``@instanceParent`` (references),
-the four time fields, and every other runtime field kept (``errorMessage``,
-``@cascadeFailedOn``, ``hostname``…).
+(for an instance or attempt, those of its component; rendered when asked, with the
+instance's runtime fields — a component's fields are rendered where they need no
+runtime field, and kept as written where they do), then its runtime fields: ``@id``,
+``@sphere``, ``@status``, ``@pipelineId``, ``@version``, ``@componentParent`` and
+``@instanceParent`` (references), the four time fields, and every other runtime field
+kept (``errorMessage``, ``@cascadeFailedOn``, ``hostname``…).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import orjson
 
 from ddbpipe.pipeline.components import PipelinePlan
 from ddbpipe.pipeline.definition import PipelineDefinition
+from ddbpipe.pipeline.evaluation import FieldEvaluator
 from ddbpipe.pipeline.expressions import ExpressionError
 from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord
 from ddbpipe.pipeline.transitions import instance_runtime
@@ -38,8 +40,11 @@ _COLUMN_FIELDS = (
 )
 
 
-def pipeline_to_api(record: PipelineRecord, *, next_run: str | None = None) -> dict[str, Any]:
-    """The ``PipelineDescription`` of ``record``."""
+def pipeline_to_api(
+    record: PipelineRecord, *, next_run: str | None = None, account_id: str | None = None
+) -> dict[str, Any]:
+    """The ``PipelineDescription`` of ``record``; ``@accountId`` is ``account_id`` when
+    given (a server's account), else the creator."""
     values: list[tuple[str, str | None]] = [
         ("@pipelineState", record.state),
         ("description", record.description),
@@ -49,7 +54,7 @@ def pipeline_to_api(record: PipelineRecord, *, next_run: str | None = None) -> d
         ("@sphere", "PIPELINE"),
         ("@version", str(record.version)),
         ("@userId", record.creator or None),
-        ("@accountId", record.creator or None),
+        ("@accountId", account_id or record.creator or None),
         ("uniqueId", record.unique_id),
         ("pipelineCreator", record.creator or None),
         ("@firstActivationTime", record.first_activated),
@@ -109,18 +114,26 @@ def object_to_api(
     *,
     plan: PipelinePlan | None = None,
     evaluate: bool = False,
+    evaluator: FieldEvaluator | None = None,
 ) -> dict[str, Any]:
     """The ``PipelineObject`` of ``record``; with ``evaluate`` (and a plan), the
-    component's fields of an instance or attempt are rendered with its runtime fields."""
+    component's fields of an instance or attempt are rendered with its runtime fields,
+    and a component's own fields where they can be (with ``evaluator`` when there is no
+    plan: a pipeline never activated)."""
     component_id = record.object_id if record.sphere == "COMPONENT" else record.component_id
     own = definition.object(component_id) if definition and component_id else None
     fields: list[dict[str, str]] = []
     rendered: Mapping[str, tuple[str, ...]] = {}
-    if evaluate and plan is not None and own is not None and record.sphere != "COMPONENT":
-        try:
-            rendered = plan.evaluator.fields(own.id, instance_runtime(plan, record))
-        except (ExpressionError, KeyError):
-            rendered = {}
+    if evaluate and own is not None:
+        if record.sphere != "COMPONENT" and plan is not None:
+            try:
+                rendered = plan.evaluator.fields(own.id, instance_runtime(plan, record))
+            except (ExpressionError, KeyError):
+                rendered = {}
+        elif record.sphere == "COMPONENT":
+            chosen = plan.evaluator if plan is not None else evaluator
+            if chosen is not None:
+                rendered = _component_fields(chosen, own.id, record.pipeline_id)
     if own is not None:
         for entry in own.fields:
             if entry.is_ref or entry.key not in rendered:
@@ -132,3 +145,20 @@ def object_to_api(
     if record.sphere == "COMPONENT" and record.version:
         fields.append({"key": "@version", "stringValue": str(record.version)})
     return {"id": record.object_id, "name": record.name, "fields": fields}
+
+
+def _component_fields(
+    evaluator: FieldEvaluator, object_id: str, pipeline_id: str
+) -> dict[str, tuple[str, ...]]:
+    """The fields of a component that render without an instance's runtime fields."""
+    rendered: dict[str, tuple[str, ...]] = {}
+    item = evaluator.graph.get(object_id)
+    if item is None:
+        return rendered
+    runtime = {"@pipelineId": pipeline_id}
+    for key in dict.fromkeys(entry.key for entry in item.own.fields):
+        try:
+            rendered[key] = evaluator.field(object_id, key, runtime)
+        except (ExpressionError, KeyError):
+            continue
+    return rendered

@@ -12,7 +12,7 @@ processes) may share one state database.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,14 +36,26 @@ from ddbpipe.pipeline.definition import (
     definition_to_api,
 )
 from ddbpipe.pipeline.describe import object_to_api, pipeline_to_api
+from ddbpipe.pipeline.evaluation import FieldEvaluator
+from ddbpipe.pipeline.expressions import ExpressionError
 from ddbpipe.pipeline.ids import new_pipeline_id
-from ddbpipe.pipeline.queries import Selector
+from ddbpipe.pipeline.objects import ObjectGraph
+from ddbpipe.pipeline.parameters import resolve_parameters
+from ddbpipe.pipeline.queries import QUERY_FIELDS, Selector, selector_matches
 from ddbpipe.pipeline.schedules import due_count, whole_seconds
 from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord, StateStore
 from ddbpipe.pipeline.statuses import ENDED, ObjectStatus, PipelineState
+from ddbpipe.pipeline.tasks import (
+    decode_task_id,
+    expire_tasks,
+    remote_outcome,
+    start_task,
+    task_deadline,
+    touch_task,
+)
 from ddbpipe.pipeline.tick import Tick, advance, new_instance
 from ddbpipe.pipeline.timefmt import format_datetime, parse_datetime
-from ddbpipe.pipeline.transitions import StatusChange, Transitions
+from ddbpipe.pipeline.transitions import StatusChange, Transitions, instance_runtime
 from ddbpipe.pipeline.validation import ValidationResult, validate_definition
 
 __all__ = ["MAX_BACKFILL", "MAX_TAGS", "ObjectStatusCommand", "PipelineEngine"]
@@ -75,8 +87,10 @@ class PipelineEngine:
     def _now(self, now: datetime | None) -> datetime:
         return whole_seconds(now or self.clock.now())
 
-    def _require(self, pipeline_id: str, db: Any = None) -> PipelineRecord:
-        record = self.state.pipeline(pipeline_id, deleted=True, db=db)
+    def _require(
+        self, pipeline_id: str, db: Any = None, *, definitions: bool = True
+    ) -> PipelineRecord:
+        record = self.state.pipeline(pipeline_id, deleted=True, db=db, definitions=definitions)
         if record is None:
             raise PipelineNotFoundError(pipeline_id)
         if record.deleted:
@@ -145,10 +159,17 @@ class PipelineEngine:
         """ListPipelines: every pipeline not deleted, oldest first."""
         return self.state.pipelines()
 
-    def describe_pipeline(self, pipeline_id: str) -> dict[str, Any]:
-        """DescribePipelines, for one id: the ``PipelineDescription``."""
-        record = self._require(pipeline_id)
-        return pipeline_to_api(record, next_run=self.next_run_time(pipeline_id))
+    def describe_pipeline(
+        self, pipeline_id: str, *, account_id: str | None = None
+    ) -> dict[str, Any]:
+        """DescribePipelines, for one id: the ``PipelineDescription`` (``@accountId``
+        is ``account_id`` when given)."""
+        record = self.state.pipeline(pipeline_id, deleted=True, definitions=False)
+        if record is None or record.deleted:
+            raise PipelineNotFoundError(pipeline_id, deleted=record is not None)
+        return pipeline_to_api(
+            record, next_run=self.next_run_time(pipeline_id), account_id=account_id
+        )
 
     def next_run_time(self, pipeline_id: str) -> str | None:
         """The earliest ``@nextRunTime`` of the pipeline's components."""
@@ -188,11 +209,8 @@ class PipelineEngine:
         result = validate_definition(definition, now=self._now(now))
         if result.refused:
             raise PipelineInvalidError(result.fatal, result.warnings)
-        with self.state.transaction() as db:
-            self._require(pipeline_id, db)
-            self.state.update_pipeline(
-                pipeline_id, db, latest_definition=definition_to_api(definition)
-            )
+        if not self.state.set_latest_definition(pipeline_id, definition_to_api(definition)):
+            self._require(pipeline_id, definitions=False)  # says why
         return result
 
     def get_definition(
@@ -212,12 +230,14 @@ class PipelineEngine:
         parameter_values: Sequence[ParameterValue] | None = None,
         start_timestamp: datetime | None = None,
         now: datetime | None = None,
+        authorize: Callable[[PipelinePlan, PipelineRecord], None] | None = None,
     ) -> None:
         """ActivatePipeline: validate the latest definition (with ``parameter_values``
         in place of its own, when given) and run it; an on-demand pipeline gets one run
         per activation. Instances due before ``start_timestamp`` are not created.
         Raises ``PipelineInvalidError`` when the definition has errors, or when a first
-        activation would backfill more than a day."""
+        activation would backfill more than a day. ``authorize`` sees the plan that is
+        about to be activated, in the same transaction, and raises to refuse it."""
         moment = self._now(now)
         stamp = format_datetime(moment)
         with self.state.transaction() as db:
@@ -234,6 +254,8 @@ class PipelineEngine:
             plan = build_plan(definition, pipeline_id, first)
             if record.first_activated is None and start_timestamp is None:
                 _refuse_long_backfill(plan, moment)
+            if authorize is not None:
+                authorize(plan, record)
             version = record.version + 1
             self.state.update_pipeline(
                 pipeline_id,
@@ -357,8 +379,25 @@ class PipelineEngine:
         limit: int = 100,
         marker: str | None = None,
     ) -> tuple[list[str], str | None]:
-        """QueryObjects: matching ids in id order, and the marker of the next page."""
-        self._require(pipeline_id)
+        """QueryObjects: matching ids in id order, and the marker of the next page. The
+        components of a pipeline never activated are those of its latest definition."""
+        record = self._require(pipeline_id)
+        if sphere == "COMPONENT" and not record.active_definition:
+            # Refuse what the API refuses, as for any other query.
+            self.state.query_object_ids(pipeline_id, sphere, selectors, limit=limit)
+            matching = sorted(
+                item.object_id
+                for item in self._draft_components(record)
+                if (marker is None or item.object_id > marker)
+                and all(
+                    selector_matches(
+                        selector,
+                        {column: getattr(item, column) for column in QUERY_FIELDS.values()},
+                    )
+                    for selector in selectors
+                )
+            )
+            return matching[:limit], (matching[limit - 1] if len(matching) > limit else None)
         return self.state.query_object_ids(
             pipeline_id, sphere, selectors, limit=limit, marker=marker
         )
@@ -371,15 +410,80 @@ class PipelineEngine:
         evaluate_expressions: bool = False,
     ) -> list[dict[str, Any]]:
         """DescribeObjects: the objects with these ids (unknown ids are left out), in
-        API form."""
+        API form. The components of a pipeline never activated are those of its latest
+        definition, ``PENDING``."""
         record = self._require(pipeline_id)
         document = record.active_definition or record.latest_definition
         definition = definition_from_api(document) if document else None
         plan = self.plan(pipeline_id) if evaluate_expressions and record.active_definition else None
+        evaluator = None
+        found = self.state.objects(pipeline_id, list(object_ids))
+        if not record.active_definition and definition is not None:
+            drafts = {item.object_id: item for item in self._draft_components(record, definition)}
+            known = {item.object_id for item in found}
+            found += [drafts[key] for key in object_ids if key in drafts and key not in known]
+            if evaluate_expressions:
+                evaluator = _draft_evaluator(definition)
         return [
-            object_to_api(item, definition, plan=plan, evaluate=evaluate_expressions)
-            for item in self.state.objects(pipeline_id, list(object_ids))
+            object_to_api(
+                item, definition, plan=plan, evaluate=evaluate_expressions, evaluator=evaluator
+            )
+            for item in found
         ]
+
+    def _draft_components(
+        self, record: PipelineRecord, definition: PipelineDefinition | None = None
+    ) -> list[ObjectRecord]:
+        """The components of the latest definition of a pipeline never activated."""
+        if definition is None:
+            if not record.latest_definition:
+                return []
+            definition = definition_from_api(record.latest_definition)
+        return [
+            ObjectRecord(
+                pipeline_id=record.pipeline_id,
+                object_id=item.id,
+                name=item.name,
+                sphere="COMPONENT",
+                status=ObjectStatus.PENDING.value,
+                parent_id=next((f.value for f in item.fields if f.key == "parent"), None),
+            )
+            for item in definition.objects
+        ]
+
+    def evaluate_expression(
+        self, pipeline_id: str, object_id: str, expression: str
+    ) -> tuple[str, ...]:
+        """EvaluateExpression: ``expression`` rendered in the scope of the object
+        ``object_id`` (a component, or an instance or attempt with its runtime fields).
+        Raises ``ConfigError`` for an unknown object or an expression that fails."""
+        record = self._require(pipeline_id)
+        item = self.state.object(pipeline_id, object_id)
+        if record.active_definition:
+            plan = self.plan(pipeline_id)
+            evaluator = plan.evaluator
+            runtime: dict[str, Any] = {"@pipelineId": pipeline_id}
+            if item is not None and item.sphere != "COMPONENT":
+                runtime = dict(instance_runtime(plan, item))
+                if item.sphere == "ATTEMPT":
+                    runtime["@id"] = item.object_id
+        else:
+            draft = (
+                _draft_evaluator(definition_from_api(record.latest_definition))
+                if record.latest_definition
+                else None
+            )
+            if draft is None:
+                raise ConfigError(f"pipeline {pipeline_id} has no definition to evaluate in")
+            evaluator = draft
+            runtime = {"@pipelineId": pipeline_id}
+        component_id = item.component_id if item is not None and item.component_id else object_id
+        if component_id not in evaluator.graph:
+            raise ConfigError(f"pipeline {pipeline_id} has no object {object_id!r}")
+        try:
+            return evaluator.render(component_id, expression, runtime)
+        except (ExpressionError, KeyError) as exc:
+            raise ConfigError(f"cannot evaluate the expression: {exc}") from None
 
     def instances(
         self, pipeline_id: str, *, statuses: Iterable[str] | None = None
@@ -412,9 +516,11 @@ class PipelineEngine:
         status: str,
         *,
         now: datetime | None = None,
+        authorize: Callable[[PipelinePlan, PipelineRecord], None] | None = None,
     ) -> list[StatusChange]:
         """SetStatus: ``PAUSE`` or ``RESUME`` components; ``TRY_CANCEL``, ``RERUN`` or
-        ``MARK_FINISHED`` instances (never both kinds in one call)."""
+        ``MARK_FINISHED`` instances (never both kinds in one call). ``authorize`` sees
+        the plan before a ``RERUN`` and raises to refuse it."""
         command = status.upper()
         if command not in _COMPONENT_COMMANDS | _INSTANCE_COMMANDS:
             raise ConfigError(
@@ -435,6 +541,8 @@ class PipelineEngine:
                 "cannot be mixed"
             )
         plan = self.plan(pipeline_id) if record.active_definition else None
+        if command == "RERUN" and plan is not None and authorize is not None:
+            authorize(plan, record)
         with self.state.transaction() as db:
             if plan is None:
                 for item in objects:
@@ -567,12 +675,119 @@ class PipelineEngine:
             t.refresh_health()
             return recovered
 
+    # --- remote tasks (``ddbpipe.pipeline.tasks``) -------------------------------------
+
+    def start_task(
+        self,
+        pipeline_id: str,
+        instance_id: str,
+        *,
+        worker_group: str,
+        hostname: str,
+        log_url: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[AttemptTicket, str] | None:
+        """Start the next attempt of ``instance_id`` as a task for a task runner: the
+        ticket and the task id, or None when the instance may not start now (it is not
+        waiting for a runner, its component is paused, its pipeline is not active)."""
+        plan = self.plan(pipeline_id)
+        with self.state.transaction() as db:
+            record = self._require(pipeline_id, db)
+            instance = self.state.object(pipeline_id, instance_id, db=db)
+            if record.state != PipelineState.SCHEDULED or instance is None:
+                return None
+            component = self.state.object(pipeline_id, instance.component_id or "", db=db)
+            if component is not None and component.status == ObjectStatus.PAUSED:
+                return None
+            t = Transitions(self.state, db, plan, self._now(now))
+            return start_task(t, instance_id, worker_group, hostname, log_url)
+
+    def task_attempt(self, task_id: str) -> tuple[PipelineRecord, ObjectRecord] | None:
+        """The pipeline and the attempt of the task ``task_id``; None for no such task.
+        Raises ``PipelineNotFoundError`` when its pipeline is gone."""
+        ref = decode_task_id(task_id)
+        if ref is None:
+            return None
+        record = self._require(ref.pipeline_id)
+        attempt = self.state.object(ref.pipeline_id, ref.attempt_id)
+        task = attempt.internal.get("task") if attempt is not None else None
+        if attempt is None or not isinstance(task, dict) or task.get("secret") != ref.secret:
+            return None
+        return record, attempt
+
+    def report_task_progress(
+        self, task_id: str, fields: Mapping[str, str], *, now: datetime | None = None
+    ) -> bool | None:
+        """ReportTaskProgress: True when the task runner should stop (its attempt ended),
+        False to go on, None for no such task."""
+        ref = decode_task_id(task_id)
+        if ref is None:
+            return None
+        plan = self.plan(ref.pipeline_id)
+        with self.state.transaction() as db:
+            t = Transitions(self.state, db, plan, self._now(now))
+            return touch_task(t, ref, fields)
+
+    def finish_task(
+        self,
+        task_id: str,
+        status: str,
+        *,
+        error_id: str | None = None,
+        error_message: str | None = None,
+        stack_trace: str | None = None,
+        now: datetime | None = None,
+    ) -> list[StatusChange] | None:
+        """SetTaskStatus: record how the task ended (see ``ddbpipe.pipeline.tasks``);
+        None for no such task. A task whose attempt already ended is left as it is."""
+        found = self.task_attempt(task_id)
+        if found is None:
+            return None
+        _, attempt = found
+        if attempt.status in ENDED:
+            return []
+        host = str(attempt.internal["task"].get("hostname") or "an unknown host")
+        outcome = remote_outcome(
+            status,
+            error_id=error_id,
+            error_message=error_message,
+            stack_trace=stack_trace,
+            hostname=host,
+        )
+        return self.finish_attempt(attempt.pipeline_id, attempt.object_id, outcome, now=now)
+
+    def expire_tasks(self, pipeline_id: str, *, now: datetime | None = None) -> list[StatusChange]:
+        """Fail the remote attempts whose task runner missed its deadline; they are
+        retried at once."""
+        moment = self._now(now)
+        running = self.state.objects(pipeline_id, sphere="ATTEMPT", statuses=[ObjectStatus.RUNNING])
+        deadlines = [task_deadline(attempt) for attempt in running]
+        if not any(deadline is not None and deadline <= moment for deadline in deadlines):
+            return []
+        plan = self.plan(pipeline_id)
+        with self.state.transaction() as db:
+            t = Transitions(self.state, db, plan, moment)
+            for attempt_id, outcome in expire_tasks(t):
+                finish_attempt(t, attempt_id, outcome)
+            t.refresh_health()
+            return t.changes
+
     def unfinished(self, pipeline_id: str) -> list[ObjectRecord]:
         """Instances of the pipeline that have not ended."""
         return [item for item in self.instances(pipeline_id) if item.status not in ENDED]
 
 
 _SECOND = timedelta(seconds=1)
+
+
+def _draft_evaluator(definition: PipelineDefinition) -> FieldEvaluator | None:
+    """An evaluator of a definition that may not be valid yet (None when its parameters
+    cannot be read)."""
+    try:
+        scope = resolve_parameters(definition).scope_values()
+    except ConfigError:
+        return None
+    return FieldEvaluator(ObjectGraph(definition), scope)
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

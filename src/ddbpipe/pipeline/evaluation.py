@@ -66,6 +66,12 @@ class FieldEvaluator:
         """
         return self._scope(object_id, runtime, node_id).field_values(key)
 
+    def render(self, object_id: str, text: str, runtime: RuntimeFields) -> tuple[str, ...]:
+        """``text`` rendered as if it were a field of ``object_id`` (EvaluateExpression):
+        every value; ``ExpressionError`` or ``KeyError`` as ``field`` raises them."""
+        scope = self._scope(object_id, runtime, None)
+        return Template.parse(text, object_id=object_id, field="expression").render_all(scope)
+
     def fields(
         self, object_id: str, runtime: RuntimeFields, *, node_id: str | None = None
     ) -> dict[str, tuple[str, ...]]:

@@ -13,7 +13,13 @@ job:
 The DynamoDB region of a job is its DynamoDB data node's ``region``, else its
 EmrCluster's, else the command's; the capacity ratio is the step's, else the data
 node's ``readThroughputPercent`` / ``writeThroughputPercent`` (converted from
-``Decimal`` to the job's float here, once). How the attempt ended comes back as an
+``Decimal`` to the job's float here, once). The jobs of an activity that runs on an
+``EmrCluster`` use the runner's Dask cluster when it has one (``RunnerConfig.dask``).
+
+A front end that decides what pipelines may do (a server with roles) passes a
+``JobAccess``: it sees the jobs before any runs, may refuse them (``AccessDeniedError``,
+failing the attempt for good) and gives back the jobs to run (local paths resolved).
+How the attempt ended comes back as an
 ``AttemptOutcome``: a transient error (``error.transient``) may be retried, anything
 else is permanent; when the attempt's cancel token was set, it was canceled, whatever
 error the stop raised.
@@ -24,10 +30,11 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 
@@ -50,16 +57,33 @@ from ddbpipe.transfer.export import ExportConfig, export_table, resume_export
 from ddbpipe.transfer.imports import ImportConfig, import_table
 from ddbpipe.transfer.progress import JobProgress
 
-__all__ = ["AttemptJob", "JobPlan", "job_plans", "mask", "run_attempt"]
+__all__ = ["AttemptJob", "JobAccess", "JobPlan", "job_plans", "mask", "run_attempt"]
 
 
 @dataclass(frozen=True)
 class JobPlan:
-    """One job of an attempt: the step, the table's region, the capacity ratio."""
+    """One job of an attempt: the step, the table's region, the capacity ratio, and the
+    ``EmrCluster`` the activity runs on (None for none)."""
 
     job: DynamoDBJob
     region: str | None
     ratio: float | None
+    cluster: str | None = None
+
+
+class JobAccess(Protocol):
+    """What a front end lets an attempt do (see the module doc)."""
+
+    def jobs(
+        self, plan: PipelinePlan, activity_id: str, jobs: Sequence[JobPlan], log_url: str | None
+    ) -> Sequence[JobPlan]:
+        """The jobs to run for ``activity_id`` (which logs to ``log_url``); raises
+        ``AccessDeniedError`` or ``ConfigError`` to refuse them."""
+        ...
+
+    def log_root(self, root: str) -> str:
+        """Where a ``pipelineLogUri`` really is; raises ``DdbpipeError`` to refuse it."""
+        ...
 
 
 @dataclass
@@ -75,6 +99,7 @@ class AttemptJob:
     session: AnySession | None = None
     on_progress: Callable[[JobProgress], None] | None = None
     monotonic: Callable[[], float] = time.monotonic
+    access: JobAccess | None = None
 
 
 def job_plans(
@@ -86,8 +111,10 @@ def job_plans(
     activity = plan.graph[activity_id]
     node_runtime = {key: value for key, value in runtime.items() if key != "@id"}
     cluster_region = None
+    cluster_id = None
     for cluster in plan.graph.follow(activity, "runsOn"):
         cluster_region = _first(plan, cluster, "region", node_runtime) or cluster_region
+        cluster_id = cluster_id or cluster.id
     planned = []
     for job in jobs:
         node = _dynamodb_node(plan, activity, job, node_runtime)
@@ -100,7 +127,12 @@ def job_plans(
             else _decimal(_first(plan, node, key, node_runtime) if node else None)
         )
         planned.append(
-            JobPlan(job, region or cluster_region, float(ratio) if ratio is not None else None)
+            JobPlan(
+                job,
+                region or cluster_region,
+                float(ratio) if ratio is not None else None,
+                cluster_id,
+            )
         )
     return tuple(planned)
 
@@ -151,7 +183,11 @@ def run_attempt(job: AttemptJob) -> AttemptOutcome:
     )
     summaries = []
     try:
-        plans = job_plans(job.plan, ticket.component_id, ticket.runtime, job.config)
+        plans: Sequence[JobPlan] = job_plans(
+            job.plan, ticket.component_id, ticket.runtime, job.config
+        )
+        if job.access is not None:
+            plans = job.access.jobs(job.plan, ticket.component_id, plans, log.url)
         for step in plans:
             summaries.append(_run_step(job, step))
     except BaseException as exc:
@@ -243,6 +279,7 @@ def _export(job: AttemptJob, task: ExportStep, step: JobPlan, dynamo: DynamoConf
         retry=config.retry,
         dynamo=dynamo,
         store=config.store,
+        dask=config.dask if step.cluster else None,
     )
     folder = open_store(task.path, config.store, session=job.session)
     if folder.exists(SUCCESS_NAME):
@@ -305,6 +342,7 @@ def _import(job: AttemptJob, task: ImportStep, step: JobPlan, dynamo: DynamoConf
         retry=config.retry,
         dynamo=dynamo,
         store=config.store,
+        dask=config.dask if step.cluster else None,
     )
     result = import_table(
         source,

@@ -15,7 +15,14 @@ from typing import Any
 
 from ddbpipe.errors import ConfigError
 
-__all__ = ["MAX_SELECTORS", "QUERY_FIELDS", "TIME_FIELDS", "Selector", "selector_clause"]
+__all__ = [
+    "MAX_SELECTORS",
+    "QUERY_FIELDS",
+    "TIME_FIELDS",
+    "Selector",
+    "selector_clause",
+    "selector_matches",
+]
 
 QUERY_FIELDS = {
     "name": "name",
@@ -87,3 +94,22 @@ def selector_clause(selector: Selector) -> tuple[str, list[str]]:
         f"selector on {selector.field!r}: operator {selector.operator!r} is not one of "
         "EQ, REF_EQ, LE, GE, BETWEEN"
     )
+
+
+def selector_matches(selector: Selector, values: Mapping[str, str | None]) -> bool:
+    """Whether an object whose columns (``QUERY_FIELDS``' values) hold ``values``
+    matches ``selector``, as ``selector_clause`` reads in SQL; ``ConfigError`` when the
+    API refuses the selector."""
+    selector_clause(selector)  # the same refusals
+    column = QUERY_FIELDS.get(selector.field)
+    value = values.get(column) if column is not None else None
+    if value is None:
+        return False
+    operator = selector.operator.upper()
+    if operator in ("EQ", "REF_EQ"):
+        return value in selector.values
+    if operator == "BETWEEN":
+        return selector.values[0] <= value <= selector.values[1]
+    if operator == "LE":
+        return value <= selector.values[0]
+    return value >= selector.values[0]

@@ -194,6 +194,7 @@ def _save_settings(engine: PipelineEngine, pipeline_id: str, config: RunnerConfi
         "workers": config.workers,
         "max_rcu": config.max_rcu,
         "max_wcu": config.max_wcu,
+        "dask": config.dask,
     }
     with engine.state.transaction() as db:
         engine.state.update_pipeline(

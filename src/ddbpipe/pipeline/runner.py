@@ -15,9 +15,17 @@ runner before it left running as interrupted (``PipelineEngine.recover``) and lo
 
 With ``once``, only instances due when the runner starts are planned, and it returns
 when those can go no further; otherwise it returns when the pipeline is finished or
-deactivated, or when nothing more will ever be planned and nothing can move. When the
-``cancel`` flag is set, running attempts are stopped with their checkpoints; their
-instances wait for the next runner, which goes on from there.
+deactivated, or when nothing more will ever be planned and nothing can move (with
+``linger``, as a server's scheduler runs it, only when the pipeline is no longer
+active). When the ``cancel`` flag is set, running attempts are stopped with their
+checkpoints; their instances wait for the next runner, which goes on from there.
+
+Activities of a ``workerGroup`` without ``runsOn`` are run here too, unless the runner
+has a ``TaskOffers`` (a server with task runners): it then offers their ready instances
+to the task runners of their worker group instead (``ddbpipe.pipeline.tasks``), cancels
+their attempts on the service's side, and fails those whose task runner stopped
+reporting. A ``JobAccess`` sees every attempt's jobs before they run (see
+``ddbpipe.pipeline.jobs``).
 
 Every time the runner reads or waits goes through its ``Clock``.
 """
@@ -31,11 +39,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from ddbpipe.errors import DdbpipeError, PipelineBusyError
 from ddbpipe.pipeline.actions import publish_alarm, render_alarm
@@ -43,12 +51,13 @@ from ddbpipe.pipeline.attempts import AttemptOutcome, AttemptTicket
 from ddbpipe.pipeline.clock import Clock
 from ddbpipe.pipeline.components import PipelinePlan
 from ddbpipe.pipeline.engine import PipelineEngine
-from ddbpipe.pipeline.jobs import AttemptJob, run_attempt
+from ddbpipe.pipeline.jobs import AttemptJob, JobAccess, run_attempt
 from ddbpipe.pipeline.logs import ActivityLog, attempt_log_url
 from ddbpipe.pipeline.preconditions import check_precondition
 from ddbpipe.pipeline.settings import RunnerConfig
 from ddbpipe.pipeline.state import ObjectRecord
 from ddbpipe.pipeline.statuses import PipelineState
+from ddbpipe.pipeline.tasks import is_remote_attempt
 from ddbpipe.pipeline.tick import CancelRequest, PreconditionCheck, ReadyInstance, Tick
 from ddbpipe.pipeline.timefmt import format_datetime
 from ddbpipe.pipeline.transitions import StatusChange
@@ -56,7 +65,7 @@ from ddbpipe.sessions import AnySession
 from ddbpipe.transfer.cancel import CancelToken, StopFlag
 from ddbpipe.transfer.progress import JobProgress
 
-__all__ = ["LOGS_FOLDER", "PipelineRunner", "RunEvent", "RunEventKind"]
+__all__ = ["LOGS_FOLDER", "PipelineRunner", "RunEvent", "RunEventKind", "TaskOffers"]
 
 LOGS_FOLDER = "logs"
 """Where, under the state folder, attempts log when their pipeline sets no
@@ -80,6 +89,15 @@ class RunEvent:
     progress: JobProgress | None = None
 
 
+class TaskOffers(Protocol):
+    """Where a runner offers the ready instances of remote activities to task runners."""
+
+    def offer(self, pipeline_id: str, ready: Sequence[ReadyInstance]) -> None:
+        """``ready`` are the pipeline's remote instances that may start now (replacing
+        what was offered before; empty when there are none)."""
+        ...
+
+
 @dataclass
 class _Running:
     ticket: AttemptTicket
@@ -94,7 +112,7 @@ class PipelineRunner:
 
     ``state_dir`` holds import checkpoints and, for pipelines without a
     ``pipelineLogUri``, the attempts' logs. ``on_event`` receives ``RunEvent``s in the
-    runner's thread.
+    runner's thread. ``offers``, ``access`` and ``linger``: see the module doc.
     """
 
     def __init__(
@@ -109,6 +127,9 @@ class PipelineRunner:
         on_event: Callable[[RunEvent], None] | None = None,
         session: AnySession | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        offers: TaskOffers | None = None,
+        access: JobAccess | None = None,
+        linger: bool = False,
     ) -> None:
         self.engine = engine
         self.state = engine.state
@@ -122,6 +143,9 @@ class PipelineRunner:
         self.on_event = on_event
         self.session = session
         self.monotonic = monotonic
+        self.offers = offers
+        self.access = access
+        self.linger = linger
         self.hostname = self.config.hostname or socket.gethostname()
         self.owner = f"{self.hostname}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.running: dict[str, _Running] = {}
@@ -150,6 +174,8 @@ class PipelineRunner:
             self._drain_running(timeout=10.0)
             raise
         finally:
+            if self.offers is not None:
+                self.offers.offer(self.pipeline_id, [])
             for running in self.running.values():
                 running.log.close()
             self.state.release_lease(self.pipeline_id, self.owner)
@@ -162,17 +188,24 @@ class PipelineRunner:
             if not self.stopping and self.cancel is not None and self.cancel.is_set():
                 self._stop_all("stop")
             now = self.clock.now()
+            if self.offers is not None:
+                expired = self.engine.expire_tasks(self.pipeline_id, now=now)
+                self._emit_changes(expired)
+                busy = busy or bool(expired)
             tick = self.engine.tick(self.pipeline_id, now=now, plan_until=horizon)
             self._emit_changes(tick.changes)
             busy = self._fire_actions() or busy or bool(tick.changes)
             for request in tick.cancels:
                 self._cancel(request)
+            local, remote = self._split(tick.ready)
+            if self.offers is not None:
+                self.offers.offer(self.pipeline_id, [] if self.stopping else remote)
             if not self.stopping:
                 for check in tick.checks:
                     self._check(check)
-                for ready in tick.ready:
+                for ready in local:
                     self._start(ready)
-                busy = busy or bool(tick.checks or tick.ready)
+                busy = busy or bool(tick.checks or local)
             for running in self.running.values():
                 running.log.flush(only_if_due=True)
             if self.monotonic() - heartbeat >= self.config.heartbeat_interval:
@@ -185,6 +218,18 @@ class PipelineRunner:
             if not busy:
                 self._wait(tick, now)
 
+    def _split(self, ready: list[ReadyInstance]) -> tuple[list[ReadyInstance], list[ReadyInstance]]:
+        """The ready instances this runner starts, and those it offers to task runners."""
+        if self.offers is None or not ready:
+            return ready, []
+        plan = self.engine.plan(self.pipeline_id)
+        local: list[ReadyInstance] = []
+        remote: list[ReadyInstance] = []
+        for item in ready:
+            component = plan.components.get(item.component_id)
+            (remote if component is not None and component.remote else local).append(item)
+        return local, remote
+
     def _done(self, tick: Tick) -> bool:
         if self.running:
             return False
@@ -192,6 +237,8 @@ class PipelineRunner:
             return True
         if tick.state in (PipelineState.FINISHED, PipelineState.INACTIVE, PipelineState.PENDING):
             return True
+        if self.linger:
+            return False
         return tick.settled and (self.once or tick.next_run is None)
 
     def _wait(self, tick: Tick, now: datetime) -> None:
@@ -215,7 +262,17 @@ class PipelineRunner:
         plan = self.engine.plan(self.pipeline_id)
         try:
             root = plan.log_uri(ticket.component_id, ticket.runtime)
-        except DdbpipeError:
+            if root is not None and self.access is not None:
+                root = self.access.log_root(root)
+        except DdbpipeError as exc:
+            self._emit(
+                RunEvent(
+                    "problem",
+                    ticket.attempt_id,
+                    ticket.component_id,
+                    message=f"its pipelineLogUri is not used: {exc}",
+                )
+            )
             root = None
         url = attempt_log_url(
             root or str(self.state_dir / LOGS_FOLDER),
@@ -248,6 +305,7 @@ class PipelineRunner:
             session=self.session,
             on_progress=lambda progress: self._progress(ticket, progress),
             monotonic=self.monotonic,
+            access=self.access,
         )
         thread = threading.Thread(
             target=self._attempt, args=(job,), name=f"attempt {ticket.attempt_id}", daemon=True
@@ -319,8 +377,21 @@ class PipelineRunner:
 
     def _cancel(self, request: CancelRequest) -> None:
         running = self.running.get(request.attempt_id)
-        if running is not None and not running.token.is_set():
-            running.token.cancel(request.reason)
+        if running is not None:
+            if not running.token.is_set():
+                running.token.cancel(request.reason)
+            return
+        attempt = self.state.object(self.pipeline_id, request.attempt_id)
+        if attempt is not None and is_remote_attempt(attempt):
+            # A task runner runs it: it ends here; the task runner hears it on its next
+            # progress report.
+            changes = self.engine.finish_attempt(
+                self.pipeline_id,
+                request.attempt_id,
+                AttemptOutcome("canceled", reason=request.reason),
+                now=self.clock.now(),
+            )
+            self._emit_changes(changes)
 
     def _stop_all(self, reason: str) -> None:
         self.stopping = True

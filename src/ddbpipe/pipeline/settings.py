@@ -37,6 +37,8 @@ class RunnerConfig:
     topic's). ``workers`` is the worker processes of each job (one per core by
     default); ``retry`` each job's retry policy for throttling and server errors;
     ``max_rcu`` / ``max_wcu`` the capacity ratios are taken of, instead of the table's.
+    ``dask`` is the address of a Dask scheduler: the jobs of activities that run on an
+    ``EmrCluster`` run their tasks on that cluster instead of this machine's processes.
     The runner looks at the state at least every ``poll_interval`` seconds, renews its
     lease every ``heartbeat_interval``; another runner may take a pipeline over after
     ``lease_ttl`` seconds without a heartbeat. An attempt's progress is logged and
@@ -51,6 +53,7 @@ class RunnerConfig:
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
     max_rcu: float | None = None
     max_wcu: float | None = None
+    dask: str | None = None
     poll_interval: float = DEFAULT_POLL_INTERVAL
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     lease_ttl: float = DEFAULT_LEASE_TTL

@@ -4,7 +4,15 @@ One database file, ``pipelines.sqlite3`` in the state folder, created with mode 
 folder of mode 0700, in WAL mode with a busy timeout, so that a runner, a server and
 command-line readers share it: readers never block the writer, and every write is one
 short ``BEGIN IMMEDIATE`` transaction. ``synchronous=FULL``: a crash, even of the
-machine, loses nothing committed.
+machine, loses nothing committed. Within one process, writes go through one connection
+(one transaction at a time) and each thread reads through a connection of its own, so
+that reads neither wait for a write to be made durable nor see one half done; a thread
+inside a transaction reads through the transaction. Under a steady stream of reads,
+SQLite's own checkpoint (by the commit that takes the write-ahead log past
+``autocheckpoint`` pages) would run again and again inside commits: a process that
+reads and writes all the time (a server) raises ``autocheckpoint`` and calls
+``checkpoint`` every few seconds instead, which copies the log back without holding up
+readers or writers.
 
 Tables (the Data Pipeline API's object model)::
 
@@ -55,6 +63,7 @@ __all__ = [
     "Lease",
     "ObjectRecord",
     "PipelineRecord",
+    "PipelineSummary",
     "Sphere",
     "StateStore",
 ]
@@ -62,6 +71,7 @@ __all__ = [
 DATABASE_NAME = "pipelines.sqlite3"
 SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_AUTOCHECKPOINT = 1000
 
 Sphere = Literal["COMPONENT", "INSTANCE", "ATTEMPT"]
 
@@ -191,6 +201,11 @@ _PIPELINE_COLUMNS = (
 )
 
 
+_WITHOUT_DEFINITIONS = ", ".join(
+    name for name in _PIPELINE_COLUMNS if name not in ("latest_definition", "active_definition")
+)
+
+
 @dataclass
 class PipelineRecord:
     """A row of ``pipelines``; definitions are in API form."""
@@ -215,6 +230,18 @@ class PipelineRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     run_settings: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """What listings need of a pipeline, read without its definitions."""
+
+    pipeline_id: str
+    name: str
+    creator: str
+    tags: list[dict[str, str]]
+    state: str
+    created: str
 
 
 @dataclass
@@ -280,6 +307,7 @@ class StateStore:
         *,
         wall_clock: Callable[[], float] = time.time,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        autocheckpoint: int = DEFAULT_AUTOCHECKPOINT,
     ) -> None:
         self.path = Path(path)
         self.wall_clock = wall_clock
@@ -291,11 +319,18 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the state database {self.path}: {exc}") from None
         self._lock = threading.RLock()
+        self._busy_timeout = busy_timeout
+        self._writer: int | None = None
+        self._local = threading.local()
+        self._readers: dict[int, sqlite3.Connection] = {}
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._connection.row_factory = sqlite3.Row
         with self._lock:
             self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._connection.execute("PRAGMA journal_mode = WAL")
             self._connection.execute("PRAGMA synchronous = FULL")
+            self._connection.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
             self._migrate()
 
     @classmethod
@@ -318,9 +353,14 @@ class StateStore:
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
         with self._lock:
+            self._closed = True
             self._connection.close()
+        with self._readers_lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
 
     def __enter__(self) -> StateStore:
         return self
@@ -333,17 +373,52 @@ class StateStore:
         """A write transaction: committed when the block ends, rolled back on error."""
         with self._lock:
             db = self._connection
+            outer = self._writer
             db.execute("BEGIN IMMEDIATE")
+            self._writer = threading.get_ident()
             try:
                 yield db
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+            else:
+                db.execute("COMMIT")
+            finally:
+                self._writer = outer
+
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds back into the database, as far as reads
+        under way allow, without waiting for them or for writers; the next write starts
+        the log over once all of it is copied."""
+        self._reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection, opened on first use (those of threads that
+        ended are closed then)."""
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is None:
+            with self._readers_lock:
+                if self._closed:
+                    raise sqlite3.ProgrammingError("the state database is closed")
+                alive = {thread.ident for thread in threading.enumerate()}
+                for ident in [key for key in self._readers if key not in alive]:
+                    self._readers.pop(ident).close()
+                reader = sqlite3.connect(
+                    self.path,
+                    timeout=self._busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                reader.row_factory = sqlite3.Row
+                reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                self._readers[threading.get_ident()] = reader
+            self._local.reader = reader
+        return reader
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        if self._writer == threading.get_ident():  # inside this thread's transaction
             return self._connection.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
 
     # --- pipelines ------------------------------------------------------------------
 
@@ -368,15 +443,29 @@ class StateStore:
             f"UPDATE pipelines SET {assignments} WHERE pipeline_id = ?", [*values, pipeline_id]
         )
 
+    def set_latest_definition(self, pipeline_id: str, document: dict[str, Any]) -> bool:
+        """Save the latest definition of a pipeline not deleted, in one statement (its
+        own transaction); False when there is no such pipeline."""
+        text = _dumps(document)
+        with self._lock:
+            cursor = self._connection.execute(
+                "UPDATE pipelines SET latest_definition = ? WHERE pipeline_id = ? AND deleted = 0",
+                (text, pipeline_id),
+            )
+            return cursor.rowcount == 1
+
     def pipeline(
         self,
         pipeline_id: str,
         *,
         deleted: bool = False,
         db: sqlite3.Connection | None = None,
+        definitions: bool = True,
     ) -> PipelineRecord | None:
-        """The pipeline ``pipeline_id``; a deleted one only when ``deleted``."""
-        sql = "SELECT * FROM pipelines WHERE pipeline_id = ?"
+        """The pipeline ``pipeline_id``; a deleted one only when ``deleted``; without
+        its definitions (read as None) unless ``definitions``."""
+        columns = "*" if definitions else _WITHOUT_DEFINITIONS
+        sql = f"SELECT {columns} FROM pipelines WHERE pipeline_id = ?"
         rows = db.execute(sql, (pipeline_id,)).fetchall() if db else self._read(sql, (pipeline_id,))
         if not rows or (rows[0]["deleted"] and not deleted):
             return None
@@ -399,6 +488,51 @@ class StateStore:
         where = "" if deleted else "WHERE deleted = 0"
         rows = self._read(f"SELECT * FROM pipelines {where} ORDER BY created, pipeline_id")
         return [_pipeline_record(row) for row in rows]
+
+    def pipeline_summaries(self, *, states: Iterable[str] | None = None) -> list[PipelineSummary]:
+        """Every pipeline not deleted (in one of ``states`` when given), oldest first,
+        without reading definitions."""
+        clauses, params = ["deleted = 0"], []
+        if states is not None:
+            wanted = list(states)
+            clauses.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        rows = self._read(
+            "SELECT pipeline_id, name, creator, tags, state, created FROM pipelines "
+            f"WHERE {' AND '.join(clauses)} ORDER BY created, pipeline_id",
+            params,
+        )
+        return [
+            PipelineSummary(
+                row["pipeline_id"],
+                row["name"],
+                row["creator"],
+                orjson.loads(row["tags"]),
+                row["state"],
+                row["created"],
+            )
+            for row in rows
+        ]
+
+    def pipeline_summary(self, pipeline_id: str) -> tuple[PipelineSummary, bool] | None:
+        """A pipeline's summary and whether it was deleted, or None."""
+        rows = self._read(
+            "SELECT pipeline_id, name, creator, tags, state, created, deleted FROM pipelines "
+            "WHERE pipeline_id = ?",
+            (pipeline_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        summary = PipelineSummary(
+            row["pipeline_id"],
+            row["name"],
+            row["creator"],
+            orjson.loads(row["tags"]),
+            row["state"],
+            row["created"],
+        )
+        return summary, bool(row["deleted"])
 
     # --- objects --------------------------------------------------------------------
 
@@ -664,7 +798,10 @@ def _object_value(name: str, value: Any) -> Any:
 
 
 def _pipeline_record(row: sqlite3.Row) -> PipelineRecord:
-    values = {name: row[name] for name in _PIPELINE_COLUMNS}
+    present = set(row.keys())
+    values: dict[str, Any] = {
+        name: row[name] if name in present else None for name in _PIPELINE_COLUMNS
+    }
     for name in (*_PIPELINE_JSON, "run_settings"):
         if values[name] is not None:
             values[name] = orjson.loads(values[name])

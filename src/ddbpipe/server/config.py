@@ -13,7 +13,15 @@ to spare; only an ``EvaluateExpression`` near the model's 20 MiB limit is refuse
 it.
 
 ``dynamo`` and ``s3`` say where the pipelines' tables and files live (a local DynamoDB,
-an S3-compatible store): the pipeline engine gets them from here.
+an S3-compatible store): the pipeline engine gets them from here, with how its jobs run
+(``dask``, ``workers``, ``max_rcu``, ``max_wcu``, ``sns_endpoint_url``; see
+``RunnerConfig``). A PollForTask waits up to ``poll_wait`` seconds for a task (the
+service waits up to 90; SDK clients give up on a read after 60 by default).
+
+Requests are served by at most ``threads`` worker threads at once (a long PollForTask
+takes none while it waits); the others wait their turn in arrival order. The work is
+CPU-bound under one interpreter lock, so a few threads give the same throughput as many
+with far shorter waits at the tail.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from pathlib import Path
 
 from ddbpipe.dynamo.client import DynamoConfig
 from ddbpipe.errors import ConfigError
+from ddbpipe.pipeline.settings import RunnerConfig
 from ddbpipe.server.principals import check_account_id
 from ddbpipe.server.rate_limits import DEFAULT_RATE_LIMITS, RateLimits
 from ddbpipe.sessions import region_problems
@@ -31,8 +40,10 @@ from ddbpipe.stores import StoreConfig
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_POLL_WAIT",
     "DEFAULT_PORT",
     "DEFAULT_REGION",
+    "DEFAULT_THREADS",
     "STS_GLOBAL_REGION",
     "ServerConfig",
 ]
@@ -42,6 +53,8 @@ DEFAULT_PORT = 8080
 DEFAULT_REGION = "us-east-1"
 STS_GLOBAL_REGION = "us-east-1"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_POLL_WAIT = 20.0
+DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,13 @@ class ServerConfig:
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     s3: StoreConfig = field(default_factory=StoreConfig)
     debug: bool = False
+    dask: str | None = None
+    workers: int | None = None
+    max_rcu: float | None = None
+    max_wcu: float | None = None
+    sns_endpoint_url: str | None = None
+    poll_wait: float = DEFAULT_POLL_WAIT
+    threads: int = DEFAULT_THREADS
 
     def problems(self) -> list[str]:
         """Every invalid setting, in the words of the command line."""
@@ -81,8 +101,28 @@ class ServerConfig:
                 problems.extend(error.problems)
         if self.local_root is not None and not self.local_root.is_dir():
             problems.append(f"--local-root {self.local_root} is not a folder")
-        problems += self.dynamo.problems() + self.s3.problems()
+        if not 1 <= self.threads <= 256:
+            problems.append(f"the server's threads must be 1 to 256, not {self.threads}")
+        if not 0 <= self.poll_wait <= 90:
+            problems.append(f"the PollForTask wait must be 0 to 90 seconds, not {self.poll_wait}")
+        try:
+            self.runner_config().check()
+        except ConfigError as error:
+            problems += [p for p in error.problems if p not in problems]
         return problems
+
+    def runner_config(self) -> RunnerConfig:
+        """How the server's scheduler runs pipelines: where their jobs reach DynamoDB,
+        S3 and SNS, and how the jobs run."""
+        return RunnerConfig(
+            dynamo=self.dynamo,
+            store=self.s3,
+            sns_endpoint_url=self.sns_endpoint_url,
+            workers=self.workers,
+            max_rcu=self.max_rcu,
+            max_wcu=self.max_wcu,
+            dask=self.dask,
+        )
 
     @property
     def api_regions(self) -> frozenset[str]:

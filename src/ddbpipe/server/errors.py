@@ -27,6 +27,7 @@ from ddbpipe.errors import (
     ConfigError,
     DataError,
     DdbpipeError,
+    PipelineNotFoundError,
     ThrottledError,
 )
 
@@ -166,13 +167,23 @@ def api_error_for(error: DdbpipeError) -> ApiError:
     """The API error for a ddbpipe error a handler let through: the one seam where the
     library's errors become the service's.
 
-    An ``ApiError`` stays as it is; a configuration or data error is the request's fault
-    (``InvalidRequestException`` with its message); an access refusal is
+    An ``ApiError`` stays as it is; an unknown or deleted pipeline is
+    ``PipelineNotFoundException`` or ``PipelineDeletedException``; a configuration or
+    data error is the request's fault (``InvalidRequestException`` with its message); an
+    access refusal is
     ``AccessDeniedException``; throttling ``ThrottlingException``; anything else
     an ``InternalServiceError`` whose details stay in the server's log.
     """
     if isinstance(error, ApiError):
         return error
+    if isinstance(error, PipelineNotFoundError):
+        if error.deleted:
+            return ApiError(
+                ErrorCode.PIPELINE_DELETED, f"Pipeline with id {error.pipeline_id} was deleted"
+            )
+        return ApiError(
+            ErrorCode.PIPELINE_NOT_FOUND, f"Pipeline with id {error.pipeline_id} does not exist"
+        )
     if isinstance(error, ConfigError | DataError):
         return ApiError(ErrorCode.INVALID_REQUEST, str(error))
     if isinstance(error, AccessDeniedError):

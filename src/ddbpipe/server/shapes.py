@@ -82,7 +82,9 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _utf16_length(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _echo(value: object) -> str:
