@@ -33,11 +33,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import common
-from common import DDBPIPE, REGION, Dynalite, Result, log
+import compare
+from backup_files import backup_data_files, count_lines
+from dataset import create_loaded_table
+from ddbpipe_commands import export_cmd, import_cmd
+from dynalite import Dynalite
+from measure import Result, measure, tail
+from processes import REPO, bench_env, free_port, log, scratch_dir, spawn, stop_process
 from rawddb import RawDynamo
 
-DASK = common.REPO / ".venv" / "bin" / "dask"
+DASK = REPO / ".venv" / "bin" / "dask"
 SMALL_TABLE = "bench_dask_small"
 TABLE = "bench_dask"
 SMALL_ITEMS = 2000
@@ -51,23 +56,13 @@ class Cluster:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.port = common.free_port()
+        self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def _start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        with open(self.log_dir / f"{name}.log", "ab") as out:
-            process = subprocess.Popen(
-                argv,
-                env=common.bench_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        common._remember(process)
-        return process
+        return spawn(argv, self.log_dir / f"{name}.log", env=bench_env(), append=True)
 
     def start(self) -> Cluster:
         self.scheduler = self._start(
@@ -88,7 +83,7 @@ class Cluster:
     def scale(self, workers: int) -> None:
         """Start or stop worker processes until ``workers`` are connected."""
         while len(self.workers) > workers:
-            common.stop_process(self.workers.pop())
+            stop_process(self.workers.pop())
         while len(self.workers) < workers:
             argv = [str(DASK), "worker", self.address, "--host", "127.0.0.1"]
             argv += ["--nthreads", "1", "--no-dashboard", "--death-timeout", "60"]
@@ -112,7 +107,7 @@ class Cluster:
     def stop(self) -> None:
         for process in [*self.workers, self.scheduler]:
             if process is not None:
-                common.stop_process(process)
+                stop_process(process)
         self.workers, self.scheduler = [], None
 
 
@@ -132,14 +127,14 @@ def _group_cpu_s(pgid: int) -> float:
 
 
 def run(
-    label: str, argv: list[str], verify: Callable[[], int], expected: int, cluster: Cluster
+    label: str, cmd: list[str], verify: Callable[[], int], expected: int, cluster: Cluster
 ) -> dict[str, Any]:
     """Run one ddbpipe command, check that it moved every item, and time it."""
     before = cluster.worker_cpu_s()
-    result: Result = common.measure([str(DDBPIPE), *argv], common.bench_env())
+    result: Result = measure(cmd, bench_env())
     worker_cpu = cluster.worker_cpu_s() - before
     if not result.ok:
-        raise SystemExit(f"{label} failed:\n{common.tail(result.stderr)}")
+        raise SystemExit(f"{label} failed:\n{tail(result.stderr)}")
     moved = verify()
     if moved != expected:
         raise SystemExit(f"{label} moved {moved:,} items, expected {expected:,}")
@@ -155,14 +150,11 @@ def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def export_argv(url: str, table: str, dest: Path, segments: int, extra: list[str]) -> list[str]:
-    return [
-        "export", table, str(dest), "--endpoint-url", url, "--region", REGION,
-        "--read-ratio", "1", "--max-rcu", "1000000", "--segments", str(segments), *extra,
-    ]  # fmt: skip
+    return export_cmd(url, table, dest, "--segments", str(segments), *extra)
 
 
 def exported_items(dest: Path) -> Callable[[], int]:
-    return lambda: common.count_lines(common.backup_data_files(dest))
+    return lambda: count_lines(backup_data_files(dest))
 
 
 def overhead(url: str, scratch: Path, cluster: Cluster, repeat: int) -> dict[str, dict[str, float]]:
@@ -216,8 +208,7 @@ def scale(
             target = f"bench_dask_import_{n}"
             raw.delete_table(target)
             raw.create_table(target)
-            argv = ["import", str(backup), target, "--endpoint-url", url, "--region", REGION]
-            argv += ["--write-ratio", "1", "--max-wcu", "1000000", *extra]
+            argv = import_cmd(url, backup, target, *extra)
             imports.append(run(f"{name}: import", argv, lambda t=target: raw.count(t), items,
                                cluster))  # fmt: skip
             raw.delete_table(target)
@@ -229,7 +220,7 @@ def projection(results: dict[str, Any], items: int) -> dict[str, Any]:
     """Wall time of a 1 TB export on 10, 50 and 100 workers, from the rate of one task."""
     one = results["scale"]["dask, 1 worker"]["export"]
     fixed = results["overhead"]["dask"]["fixed_s"]  # start-up, connection, finishing
-    item_bytes = 170  # DynamoDB size of the bench's items (common.make_item)
+    item_bytes = 170  # DynamoDB size of the bench's items (dataset.make_item)
     # One worker runs one task at a time: its scan rate is what one task reaches.
     task_bytes_per_s = items * item_bytes / max(one["wall_s"] - fixed, 1e-3)
     rcu = TB / BYTES_PER_RCU
@@ -274,33 +265,40 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
-    if not DASK.exists():
-        raise SystemExit(f"{DASK} is missing: install the dev extras (they include dask)")
-    common.install_cleanup()
-    with common.scratch_dir("ddbpipe-dask-bench-", args.keep) as scratch, Dynalite() as dynalite:
+    return parser.parse_args(argv)
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """The three measurements, reported; returns their numbers."""
+    with scratch_dir("ddbpipe-dask-bench-", args.keep) as scratch, Dynalite() as dynalite:
         raw = RawDynamo(dynalite.url)
-        common.create_loaded_table(raw, SMALL_TABLE, SMALL_ITEMS)
-        common.create_loaded_table(raw, TABLE, args.items)
+        create_loaded_table(raw, SMALL_TABLE, SMALL_ITEMS)
+        create_loaded_table(raw, TABLE, args.items)
         cluster = Cluster(scratch).start()
         try:
             cluster.scale(2)
-            results: dict[str, Any] = {"machine": common.machine(), "items": args.items}
+            results: dict[str, Any] = {"items": args.items}
             results["overhead"] = overhead(dynalite.url, scratch, cluster, args.repeat)
             results["scale"] = scale(dynalite.url, raw, scratch, cluster, args.items, args.repeat)
             results["projection"] = projection(results, args.items)
         finally:
             cluster.stop()
         report(results)
-        if args.json:
-            common.write_json(args.json, results)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not DASK.exists():
+        raise SystemExit(f"{DASK} is missing: install the dev extras (they include dask)")
+    return compare.main(args, run_all)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

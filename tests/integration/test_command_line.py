@@ -230,6 +230,18 @@ def test_json_output_is_one_object_for_success_and_for_failure(
     error = orjson.loads(failed.stdout)["error"]
     assert error["type"] == "TableNotFoundError"
     assert error["code"] == 6
+    converted = run_ddbpipe(
+        "convert", result["folder"], str(tmp_path / "ion"), "--to", "ion", "--json"
+    )
+    assert converted.returncode == 0, converted.stderr
+    [conversion] = orjson.loads(converted.stdout)["results"]
+    assert conversion["items"] == 30
+    assert conversion["format"] == "ion"
+    refused = run_ddbpipe(
+        "convert", str(tmp_path / "nothing"), str(tmp_path / "x"), "--to", "ion", "--json"
+    )
+    assert refused.returncode == 6
+    assert orjson.loads(refused.stdout)["error"]["type"] == "NotFoundError"
 
 
 def test_output_off_a_terminal_is_never_wrapped(

@@ -6,16 +6,16 @@ from dataclasses import asdict
 
 import click
 
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     dask_option,
     input_options,
     json_option,
-    plain_files,
 )
-from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.output import job_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
 from ddbpipe.formats.detect import EXPORT_FORMATS
@@ -54,10 +54,7 @@ def convert_command(
     to_format: str,
     items_per_file: int,
     connection: Connection,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     dask: str | None,
     as_json: bool,
 ) -> None:
@@ -70,9 +67,7 @@ def convert_command(
     what it wrote.
     """
     connection.require_s3_endpoint(source, dest)
-    output = use_output(Output("convert", json=as_json, resume=ResumeCommand()))
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
+    output = job_output("convert", as_json, connection.flags())
     config = connection.s3()
     with job_signals() as cancel, progress_reporter("convert") as report:
         result = convert_backup(
@@ -82,7 +77,7 @@ def convert_command(
             source_store=config,
             store=config,
             max_items_per_file=items_per_file,
-            plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+            plain=inputs.plain(),
             cancel=cancel,
             on_progress=report,
             dask=dask,

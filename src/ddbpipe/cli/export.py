@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import Connection, connection_options, dask_option, json_option
-from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.output import Output, job_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
 from ddbpipe.formats.detect import EXPORT_FORMATS, FORMAT_DATAPIPELINE
@@ -101,10 +101,8 @@ def export_command(
         raise click.UsageError(
             "give at least one TABLE and a DEST (s3://bucket/prefix or a folder)"
         )
-    output = use_output(Output("export", json=as_json, resume=ResumeCommand()))
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
-    output.resume.options = {"workers": _text(workers), "dask": dask}
+    options = {"workers": _text(workers), "dask": dask}
+    output = job_output("export", as_json, connection.flags(), options)
     config = ExportConfig(
         read_ratio=read_ratio,
         segments=segments,

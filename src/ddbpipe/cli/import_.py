@@ -8,17 +8,17 @@ from typing import Any
 
 import click
 
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     dask_option,
     input_options,
     json_option,
-    plain_files,
     state_dir,
 )
-from ddbpipe.cli.output import Output, err_console, use_output
+from ddbpipe.cli.output import Output, err_console, job_output
 from ddbpipe.cli.progress import progress_reporter
 from ddbpipe.cli.signals import job_signals
 from ddbpipe.transfer.imports import (
@@ -90,10 +90,7 @@ def import_command(
     on_error: str,
     rejects: str | None,
     dry_run: bool,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     dask: str | None,
     as_json: bool,
 ) -> None:
@@ -106,22 +103,17 @@ def import_command(
     items in TABLE are left alone, except those an incremental export deletes.
     """
     connection = _renamed(connection, source_region, source_endpoint_url)
-    output = use_output(Output("import", json=as_json, resume=ResumeCommand()))
     rejects = os.path.abspath(rejects) if rejects else None
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
-    output.resume.options = {
+    options = {
         "write_ratio": _text(write_ratio),
         "max_wcu": _text(max_wcu),
         "workers": _text(workers),
         "on_error": None if on_error == "fail" else on_error,
         "rejects": rejects,
-        "input_format": input_format,
-        "compression": compression,
-        "csv_header": csv_header,
-        "csv_delimiter": None if csv_delimiter == "," else csv_delimiter,
+        **inputs.flags(),
         "dask": dask,
     }
+    output = job_output("import", as_json, connection.flags(), options)
     config = ImportConfig(
         write_ratio=write_ratio,
         workers=workers,
@@ -134,7 +126,7 @@ def import_command(
         resume=resume,
         dynamo=connection.dynamo(),
         store=connection.s3(),
-        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+        plain=inputs.plain(),
         dask=dask,
     )
     location = source if "://" in source else os.path.abspath(source)

@@ -10,15 +10,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ddbpipe.backups.chain import open_chain
-from ddbpipe.cli.errors import ResumeCommand, handle_errors
+from ddbpipe.cli.errors import handle_errors
 from ddbpipe.cli.options import (
     Connection,
+    InputOptions,
     connection_options,
     input_options,
     json_option,
-    plain_files,
 )
-from ddbpipe.cli.output import Output, use_output
+from ddbpipe.cli.output import job_output
+from ddbpipe.formats.datapipeline import SUCCESS_NAME
 from ddbpipe.transfer.inspect import BackupReport, inspect_backup
 from ddbpipe.wording import plural
 
@@ -43,10 +44,7 @@ def inspect_command(
     folder: str,
     verify: bool,
     connection: Connection,
-    input_format: str | None,
-    compression: str | None,
-    csv_header: str | None,
-    csv_delimiter: str,
+    inputs: InputOptions,
     as_json: bool,
 ) -> None:
     """Show the format, files, item counts and size of the backup at FOLDER.
@@ -56,13 +54,11 @@ def inspect_command(
     would apply, in order), or plain files. Exits 4 if --verify finds a problem.
     """
     connection.require_s3_endpoint(folder)
-    output = use_output(Output("inspect", json=as_json, resume=ResumeCommand()))
-    assert output.resume is not None
-    output.resume.connection = connection.flags()
+    output = job_output("inspect", as_json, connection.flags())
     chain = open_chain(
         folder,
         connection.s3(),
-        plain=plain_files(input_format, compression, csv_header, csv_delimiter),
+        plain=inputs.plain(),
     )
     console = output.console
     if len(chain.backups) > 1:
@@ -135,7 +131,7 @@ def _print_report(console: Console, report: BackupReport) -> None:
         manifest = "none (every visible file is read)"
         if backup.manifest is not None:
             manifest = f"version {backup.manifest.version}, {len(backup.manifest.urls)} entries"
-        finished = "yes (_SUCCESS)" if backup.succeeded else "no _SUCCESS marker"
+        finished = f"yes ({SUCCESS_NAME})" if backup.succeeded else f"no {SUCCESS_NAME} marker"
         console.print(f"  format    Data Pipeline backup ({backup.format})")
         console.print(f"  manifest  {manifest}")
         console.print(f"  finished  {finished}")

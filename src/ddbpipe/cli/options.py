@@ -31,7 +31,6 @@ __all__ = [
     "dask_option",
     "input_options",
     "json_option",
-    "plain_files",
     "state_dir",
     "state_option",
 ]
@@ -130,44 +129,69 @@ json_option = click.option(
 )
 
 
+@dataclass(frozen=True)
+class InputOptions:
+    """How to read plain data files, as the input options say."""
+
+    input_format: str | None = None
+    compression: str | None = None
+    csv_header: str | None = None
+    csv_delimiter: str = ","
+
+    def plain(self) -> PlainFiles:
+        """The ``PlainFiles`` the options describe."""
+        delimiter = "\t" if self.csv_delimiter in ("\\t", "tab") else self.csv_delimiter
+        header = tuple(self.csv_header.split(",")) if self.csv_header is not None else None
+        csv = None if header is None and delimiter == "," else CsvOptions(delimiter, header)
+        return PlainFiles(format=self.input_format, compression=self.compression, csv=csv)
+
+    def flags(self) -> dict[str, str | None]:
+        """The options as given (defaults left out), for a command to run again."""
+        return {
+            "input_format": self.input_format,
+            "compression": self.compression,
+            "csv_header": self.csv_header,
+            "csv_delimiter": None if self.csv_delimiter == "," else self.csv_delimiter,
+        }
+
+
+_INPUT_OPTIONS = (
+    click.option(
+        "--input-format",
+        type=click.Choice(INPUT_FORMATS),
+        help="Read SOURCE as plain files of this format (default: from the names).",
+    ),
+    click.option(
+        "--compression",
+        type=click.Choice(COMPRESSIONS),
+        help="Compression of plain files (default: from .gz / .zst names).",
+    ),
+    click.option(
+        "--csv-header",
+        help="CSV column names, comma-separated; every row of every file is then data.",
+    ),
+    click.option(
+        "--csv-delimiter",
+        default=",",
+        show_default=True,
+        help="CSV field delimiter: one of , ; : | tab or space ('\\t' for tab).",
+    ),
+)
+_INPUT_NAMES = ("input_format", "compression", "csv_header", "csv_delimiter")
+
+
 def input_options(command: F) -> F:
-    """How to read plain data files: ``--input-format``, ``--compression``, CSV set-up."""
-    for option in reversed(
-        [
-            click.option(
-                "--input-format",
-                type=click.Choice(INPUT_FORMATS),
-                help="Read SOURCE as plain files of this format (default: from the names).",
-            ),
-            click.option(
-                "--compression",
-                type=click.Choice(COMPRESSIONS),
-                help="Compression of plain files (default: from .gz / .zst names).",
-            ),
-            click.option(
-                "--csv-header",
-                help="CSV column names, comma-separated; every row of every file is then data.",
-            ),
-            click.option(
-                "--csv-delimiter",
-                default=",",
-                show_default=True,
-                help="CSV field delimiter: one of , ; : | tab or space ('\\t' for tab).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+    """Add the options that say how to read plain data files; the command receives them
+    as ``inputs``."""
 
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _INPUT_NAMES}
+        return command(*args, inputs=InputOptions(**values), **kwargs)
 
-def plain_files(
-    input_format: str | None, compression: str | None, csv_header: str | None, csv_delimiter: str
-) -> PlainFiles:
-    """The ``PlainFiles`` those options describe."""
-    delimiter = "\t" if csv_delimiter in ("\\t", "tab") else csv_delimiter
-    header = tuple(csv_header.split(",")) if csv_header is not None else None
-    csv = None if header is None and delimiter == "," else CsvOptions(delimiter, header)
-    return PlainFiles(format=input_format, compression=compression, csv=csv)
+    for option in reversed(_INPUT_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 def state_dir() -> str:

@@ -19,7 +19,14 @@ from rich.console import Console
 if TYPE_CHECKING:
     from ddbpipe.cli.errors import ResumeCommand
 
-__all__ = ["Output", "current_output", "err_console", "make_console", "use_output"]
+__all__ = [
+    "Output",
+    "current_output",
+    "err_console",
+    "job_output",
+    "make_console",
+    "use_output",
+]
 
 _UNWRAPPED_WIDTH = 100_000
 
@@ -56,6 +63,22 @@ class Output:
         """Write a successful command's results as JSON, with ``--json``."""
         if self.json:
             self.emit({"ok": True, "exit_code": 0, "results": results, "error": None})
+
+
+def job_output(
+    command: str,
+    as_json: bool,
+    connection: dict[str, str | None],
+    options: dict[str, str | None] | None = None,
+) -> Output:
+    """The output of a command that may print how to resume (or finish) a job: with the
+    command's ``connection`` flags and its job ``options`` kept for that command line."""
+    from ddbpipe.cli.errors import ResumeCommand
+
+    resume = ResumeCommand()
+    resume.connection = connection
+    resume.options = options or {}
+    return use_output(Output(command, json=as_json, resume=resume))
 
 
 def use_output(output: Output) -> Output:
