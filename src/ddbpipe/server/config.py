@@ -17,6 +17,10 @@ an S3-compatible store): the pipeline engine gets them from here, with how its j
 (``dask``, ``workers``, ``max_rcu``, ``max_wcu``, ``sns_endpoint_url``; see
 ``RunnerConfig``). A PollForTask waits up to ``poll_wait`` seconds for a task (the
 service waits up to 90; SDK clients give up on a read after 60 by default).
+
+The console lists the backups under ``backup_prefixes`` (S3 URLs, or local folders that
+must lie under ``local_root``); it trusts ``X-Forwarded-Proto`` and ``X-Forwarded-For``
+only from the addresses in ``trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class ServerConfig:
     max_wcu: float | None = None
     sns_endpoint_url: str | None = None
     poll_wait: float = DEFAULT_POLL_WAIT
+    backup_prefixes: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         """Every invalid setting, in the words of the command line."""
@@ -95,11 +101,28 @@ class ServerConfig:
             problems.append(f"--local-root {self.local_root} is not a folder")
         if not 0 <= self.poll_wait <= 90:
             problems.append(f"the PollForTask wait must be 0 to 90 seconds, not {self.poll_wait}")
+        problems += self._backup_prefix_problems()
         try:
             self.runner_config().check()
         except ConfigError as error:
             problems += [p for p in error.problems if p not in problems]
         return problems
+
+    def _backup_prefix_problems(self) -> list[str]:
+        found = []
+        for prefix in self.backup_prefixes:
+            if prefix.startswith("s3://"):
+                continue
+            if "://" in prefix and not prefix.startswith("file://"):
+                found.append(f"--backup-prefix {prefix}: give an s3:// URL or a local folder")
+                continue
+            path = Path(prefix.removeprefix("file://")).resolve()
+            root = self.local_root.resolve() if self.local_root is not None else None
+            if root is None or not path.is_relative_to(root):
+                found.append(
+                    f"--backup-prefix {prefix}: a local folder must lie under --local-root"
+                )
+        return found
 
     def runner_config(self) -> RunnerConfig:
         """How the server's scheduler runs pipelines: where their jobs reach DynamoDB,
