@@ -110,6 +110,8 @@ def parameter_fields(kind: str, region: str) -> list[ParameterField]:
         if key == "myDDBRegion":
             default = region
         hint = parameter.get("watermark", "")
+        if hint == parameter.get("default"):
+            hint = ""
         if key == "myDDBTableName" and kind == "export":
             hint = "Several tables: separate their names with commas."
         if key == "myPipelineLogUri":
@@ -349,6 +351,10 @@ def _defaults(console: Console, view: View) -> dict[str, str]:
     if "input" in values:
         values["template"] = "import"
         values.setdefault("myInputS3Loc", values.pop("input"))
+    kind = values.get("template") if values.get("template") in TEMPLATES else "export"
+    for item in parameter_fields(kind, console.config.region):
+        if item.default and not values.get(item.id):
+            values[item.id] = item.default
     values.pop("csrf_token", None)
     return values
 

@@ -10,7 +10,6 @@ are believed only from ``--trusted-proxy`` addresses.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -253,7 +252,7 @@ class Console:
             messages=[],
             status_code=status,
             title=detail,
-            message=f"{request.method} {html.escape(request.url.path)}: {detail}",
+            message=f"{request.method} {request.url.path}: {detail}",
         )
         return page_response(text, status)
 
