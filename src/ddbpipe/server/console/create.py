@@ -351,7 +351,8 @@ def _defaults(console: Console, view: View) -> dict[str, str]:
     if "input" in values:
         values["template"] = "import"
         values.setdefault("myInputS3Loc", values.pop("input"))
-    kind = values.get("template") if values.get("template") in TEMPLATES else "export"
+    kind = values.get("template") or "export"
+    kind = kind if kind in TEMPLATES else "export"
     for item in parameter_fields(kind, console.config.region):
         if item.default and not values.get(item.id):
             values[item.id] = item.default
