@@ -242,3 +242,33 @@ def test_validation_problems_are_shown_beside_the_fields_with_values_kept(
     expect(page.locator("#myDDBReadThroughputRatio-error")).to_contain_text("between 0.1 and 1.0")
     expect(page.get_by_label("Source DynamoDB table name")).to_have_value("Forum")
     expect(page.get_by_label("DynamoDB read throughput ratio")).to_have_value("7")
+
+
+def test_errors_are_json_for_api_clients_and_a_page_on_console_paths(
+    console_server: ConsoleServer,
+) -> None:
+    api = urllib.request.Request(
+        console_server.url + "/console/no-such-page",
+        headers={"X-Amz-Target": "DataPipeline.ListPipelines"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as json_error:
+        urllib.request.urlopen(api, timeout=30)
+    assert json_error.value.code == 404
+    assert b"UnknownOperationException" in json_error.value.read()
+    with pytest.raises(urllib.error.HTTPError) as page_error:
+        urllib.request.urlopen(console_server.console + "/no-such-page", timeout=30)
+    assert page_error.value.code == 404
+    text = page_error.value.read().decode()
+    assert text.startswith("<!doctype html>")
+    assert "/console/static/console.css" in text
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(
+            urllib.request.Request(
+                console_server.url + "/",
+                data=b"{}",
+                headers={"Content-Type": "application/x-amz-json-1.1"},
+            ),
+            timeout=30,
+        )
+    assert unsigned.value.code == 400
+    assert b"MissingAuthenticationTokenException" in unsigned.value.read()
