@@ -5,6 +5,7 @@ CSRF token, a session signed out)."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from playwright.sync_api import expect
 
 from ddbpipe import ExportConfig, export_table
 from ddbpipe.dynamo.client import DynamoConfig
+from ddbpipe.pipeline.templates import console_template
 from ddbpipe.stores import StoreConfig
 from tests.support.console_server import (
     BUCKET,
@@ -272,3 +274,76 @@ def test_errors_are_json_for_api_clients_and_a_page_on_console_paths(
         )
     assert unsigned.value.code == 400
     assert b"MissingAuthenticationTokenException" in unsigned.value.read()
+
+
+def test_a_session_ends_when_its_access_key_is_deleted(
+    page: Any, console_server: ConsoleServer
+) -> None:
+    user = console_server.add_user(unique("short-lived"), managed=("AWSDataPipeline_FullAccess",))
+    page.context.add_cookies([session_cookie(console_server, user)])
+    page.goto(console_server.console + "/pipelines")
+    expect(page.get_by_role("heading", name="Pipelines")).to_be_visible()
+    console_server.ddbpipe("users", "delete-access-key", user.name, user.access_key_id)
+    page.goto(console_server.console + "/pipelines")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_import_a_definition_file_then_edit_it_with_problems_shown_by_object(
+    page: Any, console_server: ConsoleServer, tmp_path: Path
+) -> None:
+    document = console_template("export", ["Thread"])
+    document["values"].update(
+        {"myOutputS3Loc": f"s3://{BUCKET}/exports", "myPipelineLogUri": f"s3://{BUCKET}/logs"}
+    )
+    definition = tmp_path / "pipeline.json"
+    definition.write_text(json.dumps(document))
+    signed_in(page, console_server, console_server.admin())
+    page.goto(console_server.console + "/pipelines/new?source=definition")
+    name = unique("uploaded")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Definition file").set_input_files(str(definition))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    expect(page.locator("article.component", has_text="TableBackupActivity")).to_contain_text(
+        "PENDING"
+    )
+    page.get_by_role("link", name="Edit definition").click()
+    text = page.get_by_label("Pipeline definition (JSON)").input_value()
+    assert '"myDDBTableName": "Thread"' in text
+    broken = text.replace('"ref": "DDBSourceTable"', '"ref": "NoSuchObject"')
+    page.get_by_label("Pipeline definition (JSON)").fill(broken)
+    page.get_by_role("button", name="Validate").click()
+    problems = page.locator(".object-problems > li", has_text="TableBackupActivity")
+    expect(problems).to_contain_text("NoSuchObject")
+    expect(page.get_by_label("Pipeline definition (JSON)")).to_have_value(broken)
+    page.get_by_label("Pipeline definition (JSON)").fill("{not json")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("This is not JSON")
+
+
+def test_rerun_mark_finished_deactivate_and_delete(
+    page: Any, console_server: ConsoleServer
+) -> None:
+    signed_in(page, console_server, console_server.admin())
+    page.goto(console_server.console + "/pipelines/new?template=export")
+    name = unique("actions")
+    fill_export(page, name, "AlsoMissing", f"s3://{BUCKET}/exports")
+    page.get_by_label("On a schedule").check()
+    page.get_by_label("Run every").fill("1 day")
+    page.get_by_role("button", name="Activate").click()
+    activity = page.locator("#object-TableBackupActivity")
+    badge = activity.locator("tr.instance .badge")
+    expect(badge).to_have_text(re.compile("FAILED"), timeout=RUN_TIMEOUT_MS)
+    expect(page.locator(".summary")).to_contain_text("SCHEDULED")  # the next run is tomorrow
+    activity.get_by_role("button", name="Rerun").click()
+    expect(activity.locator(".attempt-list li")).to_have_count(2, timeout=RUN_TIMEOUT_MS)
+    expect(badge).to_have_text(re.compile("FAILED"), timeout=RUN_TIMEOUT_MS)
+    activity.get_by_role("button", name="Mark finished").click()
+    expect(badge).to_have_text(re.compile("FINISHED"))
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.locator(".summary")).to_contain_text(re.compile("INACTIVE|DEACTIVATING"))
+    page.get_by_role("link", name="Delete").click()
+    expect(page.get_by_role("heading", name=f"Delete pipeline {name}?")).to_be_visible()
+    page.get_by_role("button", name="Delete pipeline").click()
+    expect(page.get_by_role("heading", name="Pipelines")).to_be_visible()
+    expect(page.locator("tbody tr", has_text=name)).to_have_count(0)
