@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -110,6 +111,14 @@ def make_tables(endpoint: str) -> None:
         )
 
 
+def sign_in_token(page: str) -> str:
+    """The CSRF token of the sign-in form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise SystemExit("the sign-in page has no CSRF token")
+    return found.group(1)
+
+
 def timings(fetch: Any, paths: dict[str, str], repeat: int) -> dict[str, dict[str, float]]:
     """Median and p95 milliseconds of each page (one warm-up request first)."""
     found = {}
@@ -142,9 +151,14 @@ def in_process(state: Path, endpoint: str, key: Any, paths: dict[str, str], repe
     operations = service.operations()
     app = create_app(config, store, operations, console=service.console(operations))
     client = TestClient(app, base_url="http://127.0.0.1")
+    token = sign_in_token(client.get("/console/sign-in").text)
     signed = client.post(
         "/console/sign-in",
-        data={"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key},
+        data={
+            "access_key_id": key.access_key_id,
+            "secret_access_key": key.secret_access_key,
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert signed.status_code == 303, signed.text[:300]
@@ -182,8 +196,15 @@ def over_http(state: Path, endpoint: str, key: Any, paths: dict[str, str], repea
                 break
             except OSError:
                 time.sleep(0.1)
+        with urllib.request.urlopen(base + "/console/sign-in", timeout=30) as form:
+            token = sign_in_token(form.read().decode())
+            nonce = form.headers["set-cookie"].split(";")[0]
         body = urllib.parse.urlencode(
-            {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key}
+            {
+                "access_key_id": key.access_key_id,
+                "secret_access_key": key.secret_access_key,
+                "csrf_token": token,
+            }
         ).encode()
 
         class Keep(urllib.request.HTTPRedirectHandler):
@@ -192,7 +213,11 @@ def over_http(state: Path, endpoint: str, key: Any, paths: dict[str, str], repea
 
         opener = urllib.request.build_opener(Keep)
         try:
-            opener.open(urllib.request.Request(base + "/console/sign-in", data=body))
+            opener.open(
+                urllib.request.Request(
+                    base + "/console/sign-in", data=body, headers={"Cookie": nonce}
+                )
+            )
             raise SystemExit("signing in did not redirect")
         except urllib.error.HTTPError as answer:
             cookie = answer.headers["set-cookie"].split(";")[0]

@@ -209,6 +209,13 @@ def test_a_post_without_its_csrf_token_is_refused(page: Any, console_server: Con
     )
     assert accepted.status == 400  # past the token: the form's own problems
     assert "Name is required." in accepted.text()
+    user = console_server.admin()
+    sign_in = page.request.post(
+        console_server.console + "/sign-in",
+        form={"access_key_id": user.access_key_id, "secret_access_key": user.secret_access_key},
+    )
+    assert sign_in.status == 403
+    assert "CSRF" in sign_in.text()
 
 
 def test_signing_out_ends_the_session(page: Any, console_server: ConsoleServer) -> None:

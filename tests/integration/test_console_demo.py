@@ -12,18 +12,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.support.console_server import sign_in_over_http
 from tests.support.servers import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.integration
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 90.0) -> str:
@@ -67,14 +62,11 @@ def test_demo_console_prints_keys_that_sign_in_and_stops_on_ctrl_c() -> None:
         assert secret is not None
         assert state is not None
         assert url.group(1) == f"http://127.0.0.1:{port}/console"
-        body = urllib.parse.urlencode(
-            {"access_key_id": key_id.group(1), "secret_access_key": secret.group(1)}
-        ).encode()
-        opener = urllib.request.build_opener(NoRedirect)
-        with pytest.raises(urllib.error.HTTPError) as signed:
-            opener.open(urllib.request.Request(url.group(1) + "/sign-in", data=body), timeout=30)
-        assert signed.value.code == 303
-        cookie = signed.value.headers["set-cookie"].split(";")[0]
+        status, cookie, _ = sign_in_over_http(
+            url.group(1),
+            {"access_key_id": key_id.group(1), "secret_access_key": secret.group(1)},
+        )
+        assert status == 303
         for page, expected in (("/tables", "Forum"), ("/backups", "ddbpipe-demo")):
             request = urllib.request.Request(url.group(1) + page, headers={"Cookie": cookie})
             with urllib.request.urlopen(request, timeout=30) as answer:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -167,27 +168,40 @@ def create_table(dynamodb: Any, name: str, items: int = ITEMS) -> None:
         dynamodb.batch_write_item(RequestItems={name: batch})
 
 
+def sign_in_over_http(console: str, fields: dict[str, str]) -> tuple[int, str, str]:
+    """Load the sign-in page at ``console`` for its CSRF token and cookie, then post
+    ``fields``: the status, the session cookie (``name=value``) and the page."""
+    with urllib.request.urlopen(console + "/sign-in", timeout=30) as form:
+        page = form.read().decode()
+        nonce = form.headers["set-cookie"].split(";")[0]
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page[:500]
+    body = urllib.parse.urlencode({**fields, "csrf_token": found.group(1)}).encode()
+    request = urllib.request.Request(
+        console + "/sign-in", data=body, method="POST", headers={"Cookie": nonce}
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, "", answer.read().decode()
+    except urllib.error.HTTPError as answer:
+        cookie = (answer.headers["set-cookie"] or "").split(";")[0]
+        return answer.code, cookie, answer.read().decode(errors="replace")
+
+
 def session_cookie(server: ConsoleServer, user: ConsoleUser) -> dict[str, Any]:
     """Sign ``user`` in over HTTP; the session cookie, as Playwright adds cookies."""
-    body = urllib.parse.urlencode(
+    status, cookie, page = sign_in_over_http(
+        server.console,
         {
             "method": "key",
             "access_key_id": user.access_key_id,
             "secret_access_key": user.secret_access_key,
-            "next": "/console/pipelines",
-        }
-    ).encode()
-    request = urllib.request.Request(f"{server.console}/sign-in", data=body, method="POST")
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        opener.open(request, timeout=30)
-        raise AssertionError("signing in did not redirect")
-    except urllib.error.HTTPError as answer:
-        status, cookie, page = answer.code, answer.headers["set-cookie"], answer.read()
+        },
+    )
     if status != 303:
         raise AssertionError(f"signing in answered {status}: {page[:500]!r}")
-    name, _, rest = cookie.partition("=")
-    value = rest.split(";")[0]
+    name, _, value = cookie.partition("=")
     return {"name": name, "value": value, "url": server.url + "/console"}
 
 

@@ -4,14 +4,17 @@ Sign in with an access key ID and its secret access key, or with a user name and
 console password; either starts a session (``sessions``) and sets its cookie:
 ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the request came over HTTPS, expiring
 with the session. Attempts are limited per address and per user (``signin``). Sign out
-ends the session on the server, so the old cookie no longer works.
+ends the session on the server, so the old cookie no longer works. The sign-in form
+carries a CSRF token of its own, bound to a cookie the sign-in page sets.
 """
 
 from __future__ import annotations
 
+import secrets
+
 from starlette.responses import Response
 
-from ddbpipe.server.console.sessions import SESSION_COOKIE
+from ddbpipe.server.console.sessions import SESSION_COOKIE, SIGN_IN_COOKIE
 from ddbpipe.server.console.signin import (
     SignedIn,
     SignInRefused,
@@ -34,10 +37,19 @@ def sign_in(console: Console, view: View) -> Response:
     """The sign-in form, and signing in."""
     method = view.form.get("method") or view.query("method") or "key"
     target = _safe_next(view.form.get("next") or view.query("next"))
+    nonce = view.request.cookies.get(SIGN_IN_COOKIE, "")
     if view.request.method == "GET":
         if view.user is not None:
             return console.redirect(target.removeprefix(PREFIX))
-        return console.render(view, "signin.html", method=method, next=target, error="", values={})
+        nonce = nonce if 20 <= len(nonce) <= 64 else secrets.token_urlsafe(24)
+        return _form(console, view, nonce, method=method, target=target)
+    if not console.sessions.check_sign_in(nonce, view.form.get("csrf_token")):
+        return console.error_view(
+            view,
+            403,
+            "This sign-in form has no valid CSRF token: reload the sign-in page and try again",
+            title="Sign in again",
+        )
     values = view.form.as_values()
     if method == "password":
         who = view.form.get("user_name")
@@ -73,8 +85,15 @@ def sign_in(console: Console, view: View) -> Response:
         safe = {
             key: value for key, value in values.items() if key in ("access_key_id", "user_name")
         }
-        response = console.render(
-            view, "signin.html", status, method=method, next=target, error=error, values=safe
+        response = _form(
+            console,
+            view,
+            nonce,
+            method=method,
+            target=target,
+            error=error,
+            values=safe,
+            status=status,
         )
         if status == 429:
             response.headers["Retry-After"] = "60"
@@ -91,6 +110,39 @@ def sign_in(console: Console, view: View) -> Response:
         SESSION_COOKIE,
         console.sessions.cookie_value(session),
         max_age=lifetime,
+        path=PREFIX,
+        secure=view.secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _form(
+    console: Console,
+    view: View,
+    nonce: str,
+    *,
+    method: str,
+    target: str,
+    error: str = "",
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    response = console.render(
+        view,
+        "signin.html",
+        status,
+        method=method,
+        next=target,
+        error=error,
+        values=values or {},
+        sign_in_token=console.sessions.sign_in_token(nonce),
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        nonce,
+        max_age=86_400,
         path=PREFIX,
         secure=view.secure,
         httponly=True,

@@ -14,7 +14,9 @@ console password is changed or removed, or the user is removed. ``ConsoleSession
 checks all of that on every request.
 
 Every form that changes something carries a CSRF token: an HMAC of the session ID under
-the same secret, different for each session and checked in constant time.
+the same secret, different for each session and checked in constant time. The sign-in
+form, which comes before any session, carries an HMAC of a random value that the
+sign-in page also sets in a cookie of its own (``SIGN_IN_COOKIE``).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ __all__ = [
     "SECRET_NAME",
     "SESSIONS_NAME",
     "SESSION_COOKIE",
+    "SIGN_IN_COOKIE",
     "ConsoleSession",
     "ConsoleSessions",
     "load_secret",
 ]
 
 SESSION_COOKIE = "ddbpipe-console"
+SIGN_IN_COOKIE = "ddbpipe-console-sign-in"
 SECRET_NAME = "console-secret"
 SESSIONS_NAME = "console-sessions.sqlite3"
 DEFAULT_SESSION_LIFETIME = timedelta(hours=12)
@@ -147,6 +151,16 @@ class ConsoleSessions:
     def check_csrf(self, session: ConsoleSession, token: str | None) -> bool:
         """Whether ``token`` is the CSRF token of ``session``."""
         return bool(token) and hmac.compare_digest(self.csrf_token(session), token or "")
+
+    def sign_in_token(self, nonce: str) -> str:
+        """The CSRF token of the sign-in form for the cookie value ``nonce``."""
+        return self._mac("sign-in", nonce)
+
+    def check_sign_in(self, nonce: str | None, token: str | None) -> bool:
+        """Whether ``token`` goes with the sign-in cookie ``nonce``."""
+        if not nonce or not token:
+            return False
+        return hmac.compare_digest(self.sign_in_token(nonce), token)
 
     # --- the table ----------------------------------------------------------------------
 
