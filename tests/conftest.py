@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.support.fault_proxy",
     "tests.support.api_server",
     "tests.support.dask_cluster",
+    "tests.support.browser",
+    "tests.support.console_server",
 ]
 
 

@@ -1,10 +1,19 @@
-"""``ddbpipe demo``: the whole job on an embedded DynamoDB + S3, no AWS account needed."""
+"""``ddbpipe demo``: the whole job on an embedded DynamoDB + S3, no AWS account needed.
+
+With ``--console``, ``ddbpipe serve`` and its web console instead, on the same embedded
+DynamoDB + S3: sample tables, one backup to restore, and a demo user whose access key and
+console password are printed; Ctrl-C stops it and removes its state folder.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
+import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,23 +108,23 @@ def embedded_aws() -> Iterator[str]:
                 os.environ[name] = value
 
 
-def _put_all(client: DynamoClient, items: list[Item]) -> int:
+def _put_all(client: DynamoClient, items: list[Item], table: str = DEMO_TABLE) -> int:
     for start in range(0, len(items), MAX_BATCH_ITEMS):
         pending = items[start : start + MAX_BATCH_ITEMS]
-        backoff = Backoff(DEFAULT_RETRY_POLICY, f"writing demo items to {DEMO_TABLE}")
+        backoff = Backoff(DEFAULT_RETRY_POLICY, f"writing demo items to {table}")
         while pending:
-            pending = _write_batch(client, pending)
+            pending = _write_batch(client, pending, table)
             if pending:
                 backoff.failed(f"{len(pending)} items left unprocessed")
     return len(items)
 
 
-def _write_batch(client: DynamoClient, batch: list[Item]) -> list[Item]:
+def _write_batch(client: DynamoClient, batch: list[Item], table: str = DEMO_TABLE) -> list[Item]:
     """Write ``batch``; return what DynamoDB left unprocessed."""
     return call_with_retries(
-        lambda: write_batch(client, DEMO_TABLE, batch).unprocessed,
+        lambda: write_batch(client, table, batch).unprocessed,
         DEFAULT_RETRY_POLICY,
-        what=f"BatchWriteItem to {DEMO_TABLE}",
+        what=f"BatchWriteItem to {table}",
     )
 
 
@@ -140,6 +149,106 @@ def _same_items(expected: list[Item], got: list[Item]) -> bool:
     return len(got) == len(expected) and all(by_key.get(key_of(i, DEMO_KEYS)) == i for i in got)
 
 
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-console"
+DEMO_CONSOLE_TABLES = ("Forum", "Thread", "Reply")
+# The inline policy the DynamoDB guide suggests for the EMR calls of its templates: they
+# must carry the tag dynamodbdatapipeline.
+EMR_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "elasticmapreduce:DescribeStep",
+                "elasticmapreduce:DescribeCluster",
+                "elasticmapreduce:RunJobFlow",
+                "elasticmapreduce:TerminateJobFlows",
+            ],
+            "Resource": "*",
+            "Condition": {"Null": {"elasticmapreduce:RequestTag/dynamodbdatapipeline": "false"}},
+        }
+    ],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _console_demo(count: int, port: int) -> None:
+    """``ddbpipe serve`` with its console on the embedded DynamoDB + S3 until Ctrl-C."""
+    from ddbpipe.cli.serve import run_server, server_config
+    from ddbpipe.server.access_keys import new_access_key
+    from ddbpipe.server.identities import IdentityStore
+
+    console = Console(highlight=False)
+    state = Path(tempfile.mkdtemp(prefix="ddbpipe-demo-console-"))
+    try:
+        with embedded_aws() as endpoint:
+            session = new_session()
+            client = DynamoClient(session, region=DEMO_REGION, endpoint_url=endpoint)
+            for name in (DEMO_TABLE, *DEMO_CONSOLE_TABLES):
+                create_table(client, name, DEMO_KEYS)
+            items = list(sample_items(count))
+            _put_all(client, items)
+            for name in DEMO_CONSOLE_TABLES:
+                _put_all(client, items[: max(1, count // 10)], table=name)
+            s3_client = make_client(session, "s3", region_name=DEMO_REGION, endpoint_url=endpoint)
+            s3_client.create_bucket(Bucket=DEMO_BUCKET)
+            dynamo = DynamoConfig(region=DEMO_REGION, endpoint_url=endpoint)
+            s3 = StoreConfig(region=DEMO_REGION, endpoint_url=endpoint)
+            prefix = f"s3://{DEMO_BUCKET}/backups"
+            export_table(
+                DEMO_TABLE,
+                f"{prefix}/{DEMO_TABLE}",
+                ExportConfig(workers=1, dynamo=dynamo, store=s3),
+            )
+            key = new_access_key()
+            store = IdentityStore(state)
+            try:
+                store.add_user(
+                    DEMO_USER,
+                    access_key=key,
+                    managed=(
+                        "AWSDataPipeline_FullAccess",
+                        "AmazonDynamoDBFullAccess",
+                        "AmazonS3FullAccess",
+                    ),
+                    policies={"EMRforDynamoDBDataPipeline": json.dumps(EMR_POLICY)},
+                    password=DEMO_PASSWORD,
+                )
+            finally:
+                store.close()
+            config = server_config(
+                state=state,
+                region=DEMO_REGION,
+                endpoint_url=endpoint,
+                s3_endpoint_url=endpoint,
+                port=port or _free_port(),
+                backup_prefixes=(prefix,),
+                workers=1,
+            )
+
+            def announce(url: str) -> None:
+                console.print(f"embedded DynamoDB + S3 emulator at {endpoint}", soft_wrap=True)
+                tables = ", ".join((DEMO_TABLE, *DEMO_CONSOLE_TABLES))
+                console.print(f"tables {tables}; a backup under {prefix}", soft_wrap=True)
+                console.print(f"\n[bold]The console:[/] {url}")
+                console.print(f"  Access key ID:     {key.access_key_id}")
+                console.print(f"  Secret access key: {key.secret_access_key}")
+                console.print(f"  (or user name {DEMO_USER}, password {DEMO_PASSWORD})")
+                console.print("Ctrl-C stops it.\n")
+
+            run_server(config, announce=announce)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
 @click.command("demo")
 @click.option("--items", "count", default=DEFAULT_ITEMS, show_default=True, help="Items to create.")
 @click.option(
@@ -149,13 +258,32 @@ def _same_items(expected: list[Item], got: list[Item]) -> bool:
     show_default=True,
     help="Local folder that receives a copy of the backup.",
 )
+@click.option(
+    "--console",
+    "with_console",
+    is_flag=True,
+    help="Run ddbpipe serve and its web console on the embedded DynamoDB + S3 instead, with "
+    "sample tables and a demo user; prints the URL and the sign-in keys. Ctrl-C stops it.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=0,
+    help="The console's port with --console (default: a free one).",
+)
 @handle_errors
-def demo_command(count: int, output: Path) -> None:
-    """Export a sample table from an embedded DynamoDB to S3 and a folder, then restore it."""
+def demo_command(count: int, output: Path, with_console: bool, port: int) -> None:
+    """Export a sample table from an embedded DynamoDB to S3 and a folder, then restore it.
+
+    With --console, serve the web console on the embedded DynamoDB + S3 instead.
+    """
+    if with_console:
+        _console_demo(count, port)
+        return
     console = Console(highlight=False)
     started = time.monotonic()
     with embedded_aws() as endpoint:
-        console.print(f"embedded DynamoDB + S3 emulator at {endpoint}")
+        console.print(f"embedded DynamoDB + S3 emulator at {endpoint}", soft_wrap=True)
         session = new_session()
         client = DynamoClient(session, region=DEMO_REGION, endpoint_url=endpoint)
         create_table(client, DEMO_TABLE, DEMO_KEYS)

@@ -5,8 +5,9 @@ The command builds the server's configuration from its options, opens the identi
 store, and runs the ASGI app under uvicorn until SIGTERM or Ctrl-C, which finish the
 requests in flight and stop the background services (the scheduler checkpoints the
 attempts it runs). ``make_serve_command`` builds the command around the operations and
-background services to run; by default they are the pipeline engine's
-(``ddbpipe.server.pipeline_service``), made once per server and shared by both.
+background services to run, and the web console; by default they are the pipeline
+engine's (``ddbpipe.server.pipeline_service``), made once per server and shared by all
+three.
 """
 
 from __future__ import annotations
@@ -40,15 +41,22 @@ from ddbpipe.server.shapes import operation_names
 from ddbpipe.stores import StoreConfig
 
 if TYPE_CHECKING:
-    from ddbpipe.server.app import BackgroundService
+    from ddbpipe.server.app import BackgroundService, ConsoleRoutes
     from ddbpipe.server.pipeline_service import PipelineService
 
-__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "make_serve_command", "serve_command"]
+__all__ = [
+    "GRACEFUL_SHUTDOWN_SECONDS",
+    "make_serve_command",
+    "run_server",
+    "serve_command",
+    "server_config",
+]
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
 OperationsFactory = Callable[[ServerConfig, IdentityStore], OperationTable]
 ServicesFactory = Callable[[ServerConfig, IdentityStore], Sequence["BackgroundService"]]
+ConsoleFactory = Callable[[ServerConfig, IdentityStore, OperationTable], "ConsoleRoutes | None"]
 
 
 _PIPELINES: weakref.WeakKeyDictionary[IdentityStore, PipelineService] = weakref.WeakKeyDictionary()
@@ -74,6 +82,24 @@ def server_operations(config: ServerConfig, store: IdentityStore) -> OperationTa
 def server_services(config: ServerConfig, store: IdentityStore) -> Sequence[BackgroundService]:
     """What runs beside the API: the pipeline scheduler."""
     return _pipeline_service(config, store).services()
+
+
+def server_console(
+    config: ServerConfig, store: IdentityStore, operations: OperationTable
+) -> ConsoleRoutes:
+    """The web console over the pipeline service, acting through ``operations``."""
+    return _pipeline_service(config, store).console(operations)
+
+
+def clocked_console(clock: Clock) -> ConsoleFactory:
+    """``server_console`` on ``clock``."""
+
+    def console(
+        config: ServerConfig, store: IdentityStore, operations: OperationTable
+    ) -> ConsoleRoutes:
+        return _pipeline_service(config, store, clock).console(operations)
+
+    return console
 
 
 def clocked_operations(clock: Clock) -> OperationsFactory:
@@ -110,9 +136,11 @@ def make_serve_command(
     operations: OperationsFactory = server_operations,
     services: ServicesFactory = server_services,
     clock: Clock = SYSTEM_CLOCK,
+    console: ConsoleFactory | None = server_console,
 ) -> click.Command:
     """The ``serve`` command, answering the operations ``operations`` gives and running
-    the ``services`` beside them, on ``clock``."""
+    the ``services`` beside them, with the web ``console`` (none when ``None``), on
+    ``clock``."""
 
     @click.command("serve")
     @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
@@ -182,6 +210,22 @@ def make_serve_command(
         help="Requests served at once; the others wait their turn.",
     )
     @click.option(
+        "--backup-prefix",
+        "backup_prefixes",
+        multiple=True,
+        metavar="URL",
+        help="An S3 URL or local folder (under --local-root) whose backups the console's "
+        "Backups page lists. Repeat.",
+    )
+    @click.option(
+        "--trusted-proxy",
+        "trusted_proxies",
+        multiple=True,
+        metavar="ADDRESS",
+        help="A reverse proxy whose X-Forwarded-Proto and X-Forwarded-For the console "
+        "believes (for Secure cookies and sign-in limits). Repeat.",
+    )
+    @click.option(
         "--debug-signatures",
         is_flag=True,
         help="Put the expected canonical request in signature errors (they repeat the "
@@ -205,27 +249,30 @@ def make_serve_command(
         max_wcu: float | None,
         poll_wait: float,
         threads: int,
+        backup_prefixes: tuple[str, ...],
+        trusted_proxies: tuple[str, ...],
         debug_signatures: bool,
     ) -> None:
         """Serve the AWS Data Pipeline API (and STS's GetSessionToken and
         GetCallerIdentity) for boto3 and the AWS CLI with --endpoint-url.
 
         Every request must be signed with the access key of a user added with
-        ddbpipe users add. Active pipelines run in this process (their jobs reach
+        ddbpipe users add. The web console is at /console (sign in with an
+        access key or a console password). Active pipelines run in this process (their jobs reach
         DynamoDB at --endpoint-url and S3 at --s3-endpoint-url, or run on the Dask
         cluster at --dask); workerGroup activities go to `ddbpipe worker`. Stops
         cleanly on SIGTERM or Ctrl-C, checkpointing running attempts.
         """
-        config = ServerConfig(
-            state_dir=state,
+        config = server_config(
+            state=state,
             host=host,
             port=port,
             region=region,
             account_id=account_id,
-            local_root=local_root.resolve() if local_root is not None else None,
+            local_root=local_root,
             rate_limits=parse_rate_limits(rate_limits, operation_names()),
-            dynamo=DynamoConfig(region=region, endpoint_url=endpoint_url),
-            s3=StoreConfig(region=region, endpoint_url=s3_endpoint_url),
+            endpoint_url=endpoint_url,
+            s3_endpoint_url=s3_endpoint_url,
             debug=debug_signatures,
             dask=dask,
             workers=workers,
@@ -234,13 +281,39 @@ def make_serve_command(
             sns_endpoint_url=sns_endpoint_url,
             poll_wait=poll_wait,
             threads=threads,
+            backup_prefixes=backup_prefixes,
+            trusted_proxies=trusted_proxies,
         )
-        problems = config.problems()
-        if problems:
-            raise ConfigError(problems)
-        _run(config, operations, services, clock)
+        run_server(config, operations, services, clock, console)
 
     return serve
+
+
+def server_config(
+    *,
+    state: Path,
+    region: str = DEFAULT_REGION,
+    local_root: Path | None = None,
+    endpoint_url: str | None = None,
+    s3_endpoint_url: str | None = None,
+    debug: bool = False,
+    **options: Any,
+) -> ServerConfig:
+    """The server's configuration from the command's options; ``ConfigError`` with
+    every problem."""
+    config = ServerConfig(
+        state_dir=state,
+        region=region,
+        local_root=local_root.resolve() if local_root is not None else None,
+        dynamo=DynamoConfig(region=region, endpoint_url=endpoint_url),
+        s3=StoreConfig(region=region, endpoint_url=s3_endpoint_url),
+        debug=debug,
+        **options,
+    )
+    problems = config.problems()
+    if problems:
+        raise ConfigError(problems)
+    return config
 
 
 class _StoreCloser:
@@ -258,12 +331,17 @@ class _StoreCloser:
         self.store.close()
 
 
-def _run(
+def run_server(
     config: ServerConfig,
-    operations: OperationsFactory,
-    services: ServicesFactory,
-    clock: Clock,
+    operations: OperationsFactory = server_operations,
+    services: ServicesFactory = server_services,
+    clock: Clock = SYSTEM_CLOCK,
+    console: ConsoleFactory | None = server_console,
+    *,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
+    """Run the server until SIGTERM or Ctrl-C; ``announce`` is told its console URL
+    once it listens."""
     try:
         import uvicorn
 
@@ -278,14 +356,20 @@ def _run(
     try:
         table = operations(config, store)
         background = [_StoreCloser(store), *services(config, store)]  # stopped last
-        app = create_app(config, store, table, clock=clock, services=background)
+        web = console(config, store, table) if console is not None else None
+        app = create_app(config, store, table, clock=clock, services=background, console=web)
+        url = f"http://{config.host}:{config.port}"
         err_console.print(
-            f"ddbpipe serve: the Data Pipeline API on http://{config.host}:{config.port} "
+            f"ddbpipe serve: the Data Pipeline API on {url} "
             f"(region {config.region}, account {store.account_id}, state {config.state_dir}, "
             f"{len(table)} operations)",
             markup=False,
             highlight=False,
         )
+        if web is not None:
+            err_console.print(f"the web console: {url}/console", markup=False, highlight=False)
+        if announce is not None:
+            announce(f"{url}/console")
         if store.user_count() == 0:
             err_console.print(
                 "No users yet, so every request is refused. Add one (while the server runs) "

@@ -62,6 +62,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Lease",
     "ObjectRecord",
+    "PipelineOverview",
     "PipelineRecord",
     "PipelineSummary",
     "Sphere",
@@ -242,6 +243,19 @@ class PipelineSummary:
     tags: list[dict[str, str]]
     state: str
     created: str
+
+
+@dataclass(frozen=True)
+class PipelineOverview:
+    """A pipeline as a listing of many shows it: its summary, health and description,
+    its latest instance's status and time, and its next run."""
+
+    summary: PipelineSummary
+    description: str | None
+    health: str | None
+    last_status: str | None
+    last_time: str | None
+    next_run: str | None
 
 
 @dataclass
@@ -513,6 +527,43 @@ class StateStore:
             )
             for row in rows
         ]
+
+    def pipeline_overviews(self) -> list[PipelineOverview]:
+        """Every pipeline not deleted, oldest first, with its latest instance and next
+        run, in one read."""
+        rows = self._read(
+            "SELECT p.pipeline_id, p.name, p.creator, p.tags, p.state, p.created, "
+            "p.description, p.health, "
+            "(SELECT MIN(json_extract(o.fields, '$.\"@nextRunTime\"')) FROM objects o "
+            " WHERE o.pipeline_id = p.pipeline_id AND o.sphere = 'COMPONENT') AS next_run, "
+            "(SELECT o.status || '|' || COALESCE(o.actual_end, o.actual_start, "
+            "  o.scheduled_start, '') FROM objects o "
+            " WHERE o.pipeline_id = p.pipeline_id AND o.sphere = 'INSTANCE' "
+            " ORDER BY o.scheduled_start DESC, o.actual_start DESC LIMIT 1) AS last_run "
+            "FROM pipelines p WHERE p.deleted = 0 ORDER BY p.created, p.pipeline_id"
+        )
+        found = []
+        for row in rows:
+            status, _, when = (row["last_run"] or "").partition("|")
+            summary = PipelineSummary(
+                row["pipeline_id"],
+                row["name"],
+                row["creator"],
+                orjson.loads(row["tags"]),
+                row["state"],
+                row["created"],
+            )
+            found.append(
+                PipelineOverview(
+                    summary,
+                    row["description"],
+                    row["health"],
+                    status or None,
+                    when or None,
+                    row["next_run"],
+                )
+            )
+        return found
 
     def pipeline_summary(self, pipeline_id: str) -> tuple[PipelineSummary, bool] | None:
         """A pipeline's summary and whether it was deleted, or None."""

@@ -1,9 +1,11 @@
 """The ASGI app of ``ddbpipe serve``.
 
 ``POST /`` is the API (Data Pipeline and STS, ``ddbpipe.server.api``); its body is read
-up to the configured limit and refused past it. Every other path and method gets one
-error handler, which answers an API client (a request with ``X-Amz-Target`` or a JSON
-content type) with a JSON error and anyone else with a small HTML page. Each request is
+up to the configured limit and refused past it. The web console, when given, serves
+``/console`` (and sends ``GET /`` there). Every other path and method gets one error
+handler, which answers an API client (a request with ``X-Amz-Target`` or a JSON content
+type) with a JSON error, a console path with the console's error page, and anyone else
+with a small HTML page. Each request is
 logged as one line on the ``ddbpipe.server`` logger: method, operation, caller, status,
 milliseconds and request ID.
 
@@ -19,13 +21,13 @@ import html
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ddbpipe.server.api import ApiRequest, ApiResponse, ApiService
 from ddbpipe.server.clock import SYSTEM_CLOCK, Clock
@@ -34,7 +36,7 @@ from ddbpipe.server.errors import JSON_CONTENT_TYPE, ApiError, ErrorCode, render
 from ddbpipe.server.identities import IdentityStore
 from ddbpipe.server.operations import OperationTable
 
-__all__ = ["BackgroundService", "create_app"]
+__all__ = ["BackgroundService", "ConsoleRoutes", "create_app"]
 
 logger = logging.getLogger("ddbpipe.server")
 
@@ -47,6 +49,21 @@ class BackgroundService(Protocol):
 
     async def stop(self) -> None:
         """Stop, once the server has stopped taking requests."""
+
+
+class ConsoleRoutes(BackgroundService, Protocol):
+    """The web console: its routes under ``prefix``, its error page, and what it
+    closes when the server stops."""
+
+    prefix: str
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The console's routes."""
+        ...
+
+    def error_page(self, request: Request, status: int, detail: str) -> Response:
+        """The page for an error on a console path."""
+        ...
 
 
 _DRAIN_FACTOR = 4
@@ -106,14 +123,28 @@ def _wants_json(request: Request) -> bool:
     return "x-amz-target" in request.headers or "json" in content_type
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    """The one error page: JSON for API clients, HTML for people."""
+def _error_handler(console: ConsoleRoutes | None) -> Any:
+    async def handle(request: Request, exc: Exception) -> Response:
+        return await _http_error(request, exc, console)
+
+    return handle
+
+
+async def _http_error(
+    request: Request, exc: Exception, console: ConsoleRoutes | None = None
+) -> Response:
+    """The one error page: JSON for API clients, the console's page on its paths, HTML
+    for people."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "Internal Server Error"
+    if not isinstance(exc, HTTPException):
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     if _wants_json(request):
         code = ErrorCode.UNKNOWN_OPERATION if status < 500 else ErrorCode.INTERNAL_SERVICE_ERROR
         body = render_json_error(ApiError(code, f"{detail}: {request.method} {request.url.path}"))
         return Response(body, status_code=status, media_type=JSON_CONTENT_TYPE)
+    if console is not None and request.url.path.startswith(console.prefix):
+        return console.error_page(request, status, str(detail))
     page = (
         "<!doctype html><html><head><title>ddbpipe</title></head><body>"
         f"<h1>{status} {html.escape(str(detail))}</h1>"
@@ -130,9 +161,10 @@ def create_app(
     *,
     clock: Clock = SYSTEM_CLOCK,
     services: Sequence[BackgroundService] = (),
+    console: ConsoleRoutes | None = None,
 ) -> Starlette:
     """The server's ASGI app: the API answering ``operations`` for the identities in
-    ``store``, with ``services`` running beside it."""
+    ``store``, with ``services`` running beside it, and the web ``console`` when given."""
     service = ApiService(config, store, operations, clock)
 
     async def api(request: Request) -> Response:
@@ -158,7 +190,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         started: list[BackgroundService] = []
         try:
-            for background in services:
+            for background in [*services, *([console] if console is not None else [])]:
                 await background.start()
                 started.append(background)
             yield
@@ -166,8 +198,12 @@ def create_app(
             for background in reversed(started):
                 await background.stop()
 
+    routes: list[BaseRoute] = [Route("/", api, methods=["POST"])]
+    if console is not None:
+        routes += console.routes()
+    handler = _error_handler(console)
     return Starlette(
-        routes=[Route("/", api, methods=["POST"])],
-        exception_handlers={HTTPException: _http_error, Exception: _http_error},
+        routes=routes,
+        exception_handlers={HTTPException: handler, Exception: handler},
         lifespan=lifespan,
     )

@@ -22,6 +22,10 @@ Requests are served by at most ``threads`` worker threads at once (a long PollFo
 takes none while it waits); the others wait their turn in arrival order. The work is
 CPU-bound under one interpreter lock, so a few threads give the same throughput as many
 with far shorter waits at the tail.
+
+The console lists the backups under ``backup_prefixes`` (S3 URLs, or local folders that
+must lie under ``local_root``); it trusts ``X-Forwarded-Proto`` and ``X-Forwarded-For``
+only from the addresses in ``trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -84,6 +88,8 @@ class ServerConfig:
     sns_endpoint_url: str | None = None
     poll_wait: float = DEFAULT_POLL_WAIT
     threads: int = DEFAULT_THREADS
+    backup_prefixes: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
     def problems(self) -> list[str]:
         """Every invalid setting, in the words of the command line."""
@@ -105,11 +111,28 @@ class ServerConfig:
             problems.append(f"the server's threads must be 1 to 256, not {self.threads}")
         if not 0 <= self.poll_wait <= 90:
             problems.append(f"the PollForTask wait must be 0 to 90 seconds, not {self.poll_wait}")
+        problems += self._backup_prefix_problems()
         try:
             self.runner_config().check()
         except ConfigError as error:
             problems += [p for p in error.problems if p not in problems]
         return problems
+
+    def _backup_prefix_problems(self) -> list[str]:
+        found = []
+        for prefix in self.backup_prefixes:
+            if prefix.startswith("s3://"):
+                continue
+            if "://" in prefix and not prefix.startswith("file://"):
+                found.append(f"--backup-prefix {prefix}: give an s3:// URL or a local folder")
+                continue
+            path = Path(prefix.removeprefix("file://")).resolve()
+            root = self.local_root.resolve() if self.local_root is not None else None
+            if root is None or not path.is_relative_to(root):
+                found.append(
+                    f"--backup-prefix {prefix}: a local folder must lie under --local-root"
+                )
+        return found
 
     def runner_config(self) -> RunnerConfig:
         """How the server's scheduler runs pipelines: where their jobs reach DynamoDB,

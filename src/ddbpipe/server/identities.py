@@ -16,6 +16,7 @@ database's revision changes, which any write by any process does.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -310,6 +311,18 @@ class IdentityStore:
         if not verify_password(None if row is None else row[0], password):
             return None
         return self.principal("user", user)
+
+    def password_mark(self, user: str) -> str | None:
+        """A digest of ``user``'s stored console password hash (``None`` without one, or
+        without the user): it changes whenever the password is set or removed, which
+        ends the console sessions signed in with the old one."""
+        with self._db.read() as db:
+            row = db.execute(
+                "SELECT password_hash FROM principals WHERE kind = 'user' AND name = ?", (user,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return hashlib.sha256(str(row[0]).encode("utf-8")).hexdigest()
 
     def user_count(self) -> int:
         """How many users there are."""

@@ -5,7 +5,7 @@ The state is ``pipelines.sqlite3`` in the server's state folder, the file ``ddbp
 pipeline`` commands read too. ``operations`` gives the handlers
 (``ddbpipe.server.api_pipelines``, ``api_definitions``, ``api_objects``, ``api_tasks``);
 ``services`` the background services to start with the server: the scheduler, and what
-closes the state once it has stopped.
+closes the state once it has stopped; ``console`` the web console over the same engine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ddbpipe.pipeline.engine import PipelineEngine
 from ddbpipe.pipeline.state import StateStore
@@ -22,11 +23,15 @@ from ddbpipe.server.api_pipelines import pipeline_operations
 from ddbpipe.server.api_tasks import TaskBoard, task_operations
 from ddbpipe.server.clock import SYSTEM_CLOCK, Clock
 from ddbpipe.server.config import ServerConfig
+from ddbpipe.server.console.progress import ProgressBoard
 from ddbpipe.server.identities import IdentityStore
 from ddbpipe.server.operations import OperationTable
 from ddbpipe.server.pipeline_access import RoleAccess
 from ddbpipe.server.scheduler import DEFAULT_SCAN_INTERVAL, PipelineScheduler
 from ddbpipe.server.service_context import ServiceContext
+
+if TYPE_CHECKING:
+    from ddbpipe.server.console import ConsoleApp
 
 __all__ = ["AUTOCHECKPOINT_PAGES", "PipelineService"]
 
@@ -87,6 +92,8 @@ class PipelineService:
             store, region=config.region, local_root=config.local_root, clock=clock
         )
         runner_config = config.runner_config()
+        self.progress = ProgressBoard()
+        self.clock = clock
         self.scheduler = PipelineScheduler(
             self.engine,
             state_dir=config.state_dir,
@@ -94,6 +101,7 @@ class PipelineService:
             offers=self.board,
             access=self.access,
             interval=scan_interval,
+            listeners=[self.progress.listen],
         )
         self.context = ServiceContext(
             config, store, self.engine, self.scheduler, self.board, self.access, runner_config
@@ -109,6 +117,14 @@ class PipelineService:
                 *object_operations(ctx),
                 *task_operations(ctx, self.board),
             ]
+        )
+
+    def console(self, operations: OperationTable) -> ConsoleApp:
+        """The web console over these pipelines, acting through ``operations``."""
+        from ddbpipe.server.console import build_console
+
+        return build_console(
+            self.config, self.context.store, self.context, operations, self.progress, self.clock
         )
 
     def services(self) -> list[_StateCloser | PipelineScheduler]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_SCAN_INTERVAL",
     "STOP_TIMEOUT",
     "PipelineScheduler",
+    "RunListener",
 ]
 
 logger = logging.getLogger("ddbpipe.server")
@@ -53,6 +54,8 @@ DEFAULT_RETRY_AFTER = 10.0
 DEFAULT_CHECKPOINT_INTERVAL = 2.0
 STOP_TIMEOUT = 25.0
 """How long ``stop`` waits for runners to checkpoint their attempts."""
+RunListener = Callable[[str, RunEvent], None]
+"""Told every run event of a pipeline (its id first), besides the server's log."""
 _ACTIVE = (PipelineState.SCHEDULED.value, PipelineState.DEACTIVATING.value)
 
 
@@ -83,8 +86,10 @@ class PipelineScheduler:
         retry_after: float = DEFAULT_RETRY_AFTER,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
+        listeners: Sequence[RunListener] = (),
     ) -> None:
         self.engine = engine
+        self.listeners = tuple(listeners)
         self.state_dir = state_dir
         self.config = config
         self.offers = offers
@@ -205,7 +210,7 @@ class PipelineScheduler:
                 state_dir=self.state_dir,
                 config=self.config,
                 cancel=slot.token,
-                on_event=_log_event(pipeline_id),
+                on_event=_log_event(pipeline_id, self.listeners),
                 offers=self.offers,
                 access=self.access,
                 linger=True,
@@ -228,8 +233,12 @@ class PipelineScheduler:
                 slot.ended = self.monotonic()
 
 
-def _log_event(pipeline_id: str) -> Callable[[RunEvent], None]:
+def _log_event(
+    pipeline_id: str, listeners: Sequence[RunListener] = ()
+) -> Callable[[RunEvent], None]:
     def log(event: RunEvent) -> None:
+        for listener in listeners:
+            listener(pipeline_id, event)
         if event.kind == "status":
             logger.info(
                 "%s %s %s%s",
