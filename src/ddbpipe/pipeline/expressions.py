@@ -306,7 +306,7 @@ class Template:
 
         A template is immutable, so each (text, object, field) is parsed once and kept:
         a server reads and checks the same definitions' fields again and again."""
-        return _parse_template(cls, text, object_id, field)
+        return _parse_template(text, object_id, field)
 
     @property
     def is_literal(self) -> bool:
@@ -385,9 +385,7 @@ class Template:
 
 
 @lru_cache(maxsize=_PARSED_TEMPLATES)
-def _parse_template(
-    cls: type[Template], text: str, object_id: str | None, field: str | None
-) -> Template:
+def _parse_template(text: str, object_id: str | None, field: str | None) -> Template:
     segments: list[str | _Node] = []
     literal_start = 0
     index = text.find("#{")
@@ -404,7 +402,7 @@ def _parse_template(
         index = text.find("#{", literal_start)
     if literal_start < len(text):
         segments.append(text[literal_start:])
-    return cls(text, tuple(segments), object_id, field)
+    return Template(text, tuple(segments), object_id, field)
 
 
 def _items(value: Value) -> tuple[Scalar, ...]:
