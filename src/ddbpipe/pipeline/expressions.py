@@ -28,6 +28,7 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol, TypeAlias
 
 from ddbpipe.errors import ConfigError
@@ -46,6 +47,7 @@ __all__ = [
 _NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | frozenset("0123456789")
 _DIGITS = frozenset("0123456789")
+_PARSED_TEMPLATES = 8192  # parsed templates kept: the fields of many definitions
 
 
 class ExpressionError(ConfigError):
@@ -300,24 +302,11 @@ class Template:
     def parse(
         cls, text: str, *, object_id: str | None = None, field: str | None = None
     ) -> Template:
-        """Parse ``text``; raises ``ExpressionError`` naming the object, field and position."""
-        segments: list[str | _Node] = []
-        literal_start = 0
-        index = text.find("#{")
-        while index >= 0:
-            if index > literal_start:
-                segments.append(text[literal_start:index])
-            parser = _Parser(text, index + 2)
-            try:
-                segments.append(parser.expression())
-                parser.expect("}", "'}'")
-            except ExpressionError as exc:
-                raise exc.located(object_id, field) from None
-            literal_start = parser.index
-            index = text.find("#{", literal_start)
-        if literal_start < len(text):
-            segments.append(text[literal_start:])
-        return cls(text, tuple(segments), object_id, field)
+        """Parse ``text``; raises ``ExpressionError`` naming the object, field and position.
+
+        A template is immutable, so each (text, object, field) is parsed once and kept:
+        a server reads and checks the same definitions' fields again and again."""
+        return _parse_template(text, object_id, field)
 
     @property
     def is_literal(self) -> bool:
@@ -393,6 +382,27 @@ class Template:
         return ExpressionError(
             reason, position=position, object_id=self.object_id, field=self.field
         )
+
+
+@lru_cache(maxsize=_PARSED_TEMPLATES)
+def _parse_template(text: str, object_id: str | None, field: str | None) -> Template:
+    segments: list[str | _Node] = []
+    literal_start = 0
+    index = text.find("#{")
+    while index >= 0:
+        if index > literal_start:
+            segments.append(text[literal_start:index])
+        parser = _Parser(text, index + 2)
+        try:
+            segments.append(parser.expression())
+            parser.expect("}", "'}'")
+        except ExpressionError as exc:
+            raise exc.located(object_id, field) from None
+        literal_start = parser.index
+        index = text.find("#{", literal_start)
+    if literal_start < len(text):
+        segments.append(text[literal_start:])
+    return Template(text, tuple(segments), object_id, field)
 
 
 def _items(value: Value) -> tuple[Scalar, ...]:

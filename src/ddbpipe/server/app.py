@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -188,6 +189,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # At most ``threads`` requests in worker threads at once; the rest wait in
+        # arrival order (anyio's limiter queues them first come, first served).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
         started: list[BackgroundService] = []
         try:
             for background in [*services, *([console] if console is not None else [])]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import quote, unquote_to_bytes
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
+_SIGNING_KEYS = 1024  # derived keys kept: (secret, date, region, service)
 
 Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 """Request headers: a mapping, or (name, value) pairs in arrival order with repeats
@@ -116,7 +118,15 @@ def string_to_sign(timestamp: str, scope: str, canonical: str) -> str:
 def signature(secret: str, date: str, region: str, service: str, to_sign: str) -> str:
     """The hex signature of ``to_sign`` with the key derived from ``secret`` for one
     date, region and service."""
+    key = _signing_key(secret, date, region, service)
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=_SIGNING_KEYS)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key derived from ``secret`` for one date, region and service: four HMACs,
+    the same for every request a key signs that day, so kept."""
     key = f"AWS4{secret}".encode()
     for part in (date, region, service, TERMINATOR):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return key

@@ -302,8 +302,16 @@ def _bad_date(value: str) -> ApiError:
 def _parse_amz_date(value: str) -> datetime:
     if not _TIMESTAMP_RE.fullmatch(value):
         raise _bad_date(value)
-    try:
-        return datetime.strptime(value, _TIMESTAMP).replace(tzinfo=UTC)
+    try:  # the fields by position (what strptime would take, a good deal faster)
+        return datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
+            tzinfo=UTC,
+        )
     except ValueError:
         raise _bad_date(value) from None
 

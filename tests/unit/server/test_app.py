@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -352,3 +355,34 @@ def test_operation_names_are_the_services(tmp_path: Path) -> None:
         Operation("DropTable", lambda call: None)
     with pytest.raises(ValueError, match="two handlers"):
         OperationTable([Operation("ListPipelines", dict), Operation("ListPipelines", dict)])
+
+
+def test_at_most_threads_requests_are_served_at_once(tmp_path: Path) -> None:
+    running: list[int] = [0, 0]  # now, most at once
+    lock = threading.Lock()
+
+    def slow_listing(call: Call) -> dict[str, Any]:
+        with lock:
+            running[0] += 1
+            running[1] = max(running)
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"pipelineIdList": [], "hasMoreResults": False}
+
+    made = Server(tmp_path)
+    key = made.user("alice", OWNER_OR_TEST)
+    app = create_app(
+        ServerConfig(state_dir=tmp_path / "state", region=REGION, threads=2),
+        made.store,
+        OperationTable([Operation("ListPipelines", slow_listing)]),
+    )
+    try:
+        with TestClient(app, base_url="http://testserver") as client:
+            made.client = client
+            with ThreadPoolExecutor(6) as pool:
+                results = list(pool.map(lambda _: made.call(key, "ListPipelines"), range(6)))
+    finally:
+        made.store.close()
+    assert [status for status, _ in results] == [200] * 6
+    assert running[1] == 2
