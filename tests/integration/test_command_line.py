@@ -29,6 +29,13 @@ BAD_EXPORT_OPTIONS = [
     ["--items-per-file", "100001"],
     ["--region", "bad region!"],
 ]
+BAD_CONVERT_OPTIONS = [
+    ["--items-per-file", "0"],
+    ["--items-per-file", "-5"],
+    ["--items-per-file", "nan"],
+    ["--workers", "0"],
+    ["--workers", "-2"],
+]
 BAD_IMPORT_OPTIONS = [
     ["--max-wcu", "nan"],
     ["--max-wcu", "inf"],
@@ -75,6 +82,40 @@ def test_a_bad_import_option_is_one_line_and_exit_3(
     one_error_line(result.stderr)
 
 
+@pytest.mark.parametrize("options", BAD_CONVERT_OPTIONS, ids=" ".join)
+def test_a_bad_convert_option_is_one_line_and_exit_3_before_anything_is_written(
+    options: list[str], tmp_path: Path
+) -> None:
+    folder = write_backup(tmp_path / "b", [every_type_item(n) for n in range(10)], 10)
+    out = tmp_path / "out"
+    result = run_ddbpipe("convert", str(folder), str(out), "--to", "ion", *options)
+    assert result.returncode in (2, 3), result.stderr
+    if result.returncode == 3:
+        assert options[1] in one_error_line(result.stderr)  # the value refused
+    else:  # click refuses what is not a number at all, as a usage error
+        assert "Traceback" not in result.stderr
+        assert options[0] in result.stderr
+    assert not out.exists()
+
+
+def test_counts_of_one_read_in_the_singular(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"one-{unique_name}"
+    make_table(dynalite, table, [every_type_item(1)])
+    flags = [*endpoint_flags(dynalite), "--workers", "1", "--segments", "1"]
+    exported = run_ddbpipe("export", table, str(tmp_path / "out"), *flags)
+    assert exported.returncode == 0, exported.stderr
+    assert "1 item in 1 file" in exported.stdout
+    assert "1 segment, 1 worker," in exported.stdout
+    [folder] = [p.parent for p in (tmp_path / "out").rglob("manifest")]
+    imported = run_ddbpipe("import", str(folder), table, *flags[:-2])
+    assert imported.returncode == 0, imported.stderr
+    assert "1 item read" in imported.stdout
+    assert "1 worker," in imported.stdout
+    assert "1 workers" not in exported.stdout + imported.stdout
+
+
 def test_a_bad_region_names_itself(dynalite: Endpoint, tmp_path: Path) -> None:
     result = run_ddbpipe(
         "export", "t1", str(tmp_path), "--region", "bad region!", "--endpoint-url", dynalite.url
@@ -103,18 +144,23 @@ def test_rejects_in_a_missing_folder_or_inside_the_source_is_refused(
     assert not (folder / "r.jsonl").exists()
 
 
+@pytest.mark.parametrize("through", ["XDG_STATE_HOME", "HOME"])
 def test_an_unwritable_state_folder_is_refused_before_anything_is_written(
-    dynalite: Endpoint, unique_name: str, tmp_path: Path
+    through: str, dynalite: Endpoint, unique_name: str, tmp_path: Path
 ) -> None:
     table = f"st-{unique_name}"
     make_table(dynalite, table, [])
     folder = write_backup(tmp_path / "b", [every_type_item(n) for n in range(10)], 10)
-    not_a_folder = tmp_path / "state"
+    if through == "XDG_STATE_HOME":
+        not_a_folder = tmp_path / "state"
+        env = {"XDG_STATE_HOME": str(not_a_folder)}
+    else:  # no XDG_STATE_HOME: ~/.local/state, where ~/.local is a file
+        home = tmp_path / "home"
+        home.mkdir()
+        not_a_folder = home / ".local"
+        env = {"XDG_STATE_HOME": "", "HOME": str(home)}
     not_a_folder.write_text("a file where the state folder should be")
-    result = run_ddbpipe(
-        "import", str(folder), table, *endpoint_flags(dynalite),
-        env={"XDG_STATE_HOME": str(not_a_folder)},
-    )  # fmt: skip
+    result = run_ddbpipe("import", str(folder), table, *endpoint_flags(dynalite), env=env)
     assert result.returncode == 3, result.stderr
     assert "state folder" in one_error_line(result.stderr)
     assert table_size(dynalite, table) == 0
@@ -182,6 +228,30 @@ def test_several_tables_with_one_missing_write_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_prefix_of_exports_of_different_tables_imports_nothing_and_names_them(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    tables = [f"amb{n}-{unique_name}" for n in range(2)]
+    for n, table in enumerate(tables):
+        make_table(dynalite, table, [every_type_item(n * 100 + i) for i in range(20)])
+        done = run_ddbpipe(
+            "export", table, str(tmp_path), "--format", "dynamodb-json", *endpoint_flags(dynalite)
+        )
+        assert done.returncode == 0, done.stderr
+    target = f"tgt-{unique_name}"
+    make_table(dynalite, target, [])
+    result = run_ddbpipe("import", str(tmp_path), target, *endpoint_flags(dynalite))
+    assert result.returncode == 5, result.stderr  # not a backup: which one is for the user
+    line = one_error_line(result.stderr)
+    assert "holds exports of 2 tables" in line
+    exports = sorted(p.parent for p in tmp_path.rglob("manifest-summary.json"))
+    assert len(exports) == 2
+    for table, export in zip(tables, exports, strict=True):
+        assert table in line
+        assert export.name in line
+    assert table_size(dynalite, target) == 0
+
+
 def test_a_failed_table_of_several_is_reported_with_the_others(
     dynalite: Endpoint, fault_proxy: FaultProxyFactory, unique_name: str, tmp_path: Path
 ) -> None:
@@ -223,6 +293,17 @@ def test_json_output_is_one_object_for_success_and_for_failure(
     assert "exported" in done.stderr  # the text for people goes to stderr
     inspected = orjson.loads(run_ddbpipe("inspect", result["folder"], "--json").stdout)
     assert inspected["results"][0]["items"] == 30
+    missing = run_ddbpipe("inspect", str(tmp_path / "nothing"), "--json")
+    assert missing.returncode == 6
+    answer = orjson.loads(missing.stdout)
+    assert (answer["ok"], answer["exit_code"]) == (False, 6)
+    assert answer["error"]["type"] == "NotFoundError"
+    assert str(tmp_path / "nothing") in answer["error"]["message"]
+    restored = run_ddbpipe("import", result["folder"], table, *endpoint_flags(dynalite), "--json")
+    assert restored.returncode == 0, restored.stderr
+    [imported] = orjson.loads(restored.stdout)["results"]
+    assert (imported["table"], imported["items_read"], imported["written"]) == (table, 30, 30)
+    assert imported["consumed_capacity"] > 0
     failed = run_ddbpipe(
         "import", result["folder"], f"no-{unique_name}", *endpoint_flags(dynalite), "--json"
     )

@@ -109,25 +109,26 @@ def test_inspect_verify_finds_what_an_import_would_refuse(
     big = every_type_item(2)
     big["pad"] = {"S": "x" * 410_000}
     nokey = {"other": {"S": "no pk"}}
-    (folder / "extra").write_bytes(
-        b"".join(
-            orjson.dumps(line) + b"\n"
-            for line in (_line(bad), _line(big), _line(nokey), _line(every_type_item(3)))
-        )
-    )
+    numeric_key = every_type_item(4)
+    numeric_key["pk"] = {"N": "4"}
+    lines = (_line(bad), _line(big), _line(nokey), _line(numeric_key), _line(every_type_item(3)))
+    (folder / "extra").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
     manifest = orjson.loads((folder / "manifest").read_bytes())
     manifest["entries"].append({"url": (folder / "extra").as_uri(), "mandatory": True})
     (folder / "manifest").write_bytes(orjson.dumps(manifest))
     result = run_ddbpipe("inspect", "--verify", str(folder))
     assert result.returncode == 4, result.stdout
     problems = [line for line in result.stdout.splitlines() if line.startswith("problem:")]
-    assert len(problems) == 3
+    assert len(problems) == 4
     assert problems[0] == (
         f"problem: {folder}/extra, line 1: index key attribute 'g' is of type N; the table "
         "defines it as S"
     )
     assert problems[1].startswith(f"problem: {folder}/extra, line 2: item is ")
     assert problems[2] == f"problem: {folder}/extra, line 3: key attribute 'pk' is missing"
+    assert problems[3] == (
+        f"problem: {folder}/extra, line 4: key attribute 'pk' is of type N; the table wants S"
+    )
     assert "bytes; DynamoDB's limit is 409600" in problems[1]
 
 

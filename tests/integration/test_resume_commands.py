@@ -84,6 +84,50 @@ def test_export_resume_keeps_the_items_per_file_it_started_with(
     assert max(counts) == 300
 
 
+def test_a_native_export_resumed_from_its_json_keeps_every_option_that_shapes_it(
+    dynalite: Endpoint, unique_name: str, tmp_path: Path
+) -> None:
+    table = f"nat-{unique_name}"
+    make_table(dynalite, table, [every_type_item(n) for n in range(3000)])
+    process = start_ddbpipe(
+        "export", table, str(tmp_path), *endpoint_flags(dynalite), "--max-rcu", "40",
+        "--read-ratio", "0.9", "--segments", "3", "--workers", "2", "--items-per-file", "250",
+        "--format", "dynamodb-json", "--consistent-read", "--json",
+    )  # fmt: skip
+    wait_for(lambda: parts_in_checkpoint(tmp_path) >= 1, "a finished data file")
+    os.kill(process.pid, signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    error = orjson.loads(out)["error"]
+    assert error["code"] == 143
+    [checkpoint] = tmp_path.rglob("_checkpoint.json")
+    kept = orjson.loads(checkpoint.read_bytes())
+    assert error["items_done"] == sum(p[1] for s in kept["segments"].values() for p in s["parts"])
+    shape = {k: kept[k] for k in ("format", "total_segments", "consistent_read", "items_per_file")}
+    assert shape == {
+        "format": "dynamodb-json",
+        "total_segments": 3,
+        "consistent_read": True,
+        "items_per_file": 250,
+    }
+    assert kept["read_ratio"] == 0.9
+    words = shlex.split(error["resume_command"])
+    assert words[:3] == ["ddbpipe", "export", "--resume"]
+    # Nothing but the folder (and the connection) is needed: the shape comes from the
+    # checkpoint, not from options given again.
+    assert not {"--format", "--segments", "--items-per-file", "--consistent-read"} & set(words)
+    resumed = run_ddbpipe(*words[1:], "--max-rcu", "100000", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    [result] = orjson.loads(resumed.stdout)["results"]
+    assert result["items"] == 3000
+    assert result["segments"] == 3
+    backup = open_backup(result["folder"])
+    assert backup.format == "dynamodb-json"
+    counts = [sum(1 for _ in backup.iter_items(f)) for f in backup.files]
+    assert sum(counts) == 3000
+    assert max(counts) <= 250
+
+
 def test_a_rejected_line_is_recorded_once_however_often_the_import_resumes(
     dynalite: Endpoint, unique_name: str, tmp_path: Path
 ) -> None:

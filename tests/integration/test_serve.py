@@ -265,7 +265,7 @@ def test_user_without_list_pipelines_is_denied(api_server: ApiServer) -> None:
     }
     reader = api_server.add_user(unique("reader"), policy=describe_only)
     code, message, status = error_of(api_server.client("datapipeline", reader).list_pipelines)
-    assert (code, status) == ("AccessDeniedException", 403)
+    assert (code, status) == ("AccessDeniedException", 400)
     assert message == (
         f"User: arn:aws:iam::{ACCOUNT_ID}:user/{reader.name} is not authorized to perform: "
         "datapipeline:ListPipelines on resource: *"

@@ -398,7 +398,7 @@ def test_a_forum_user_exports_forum_and_is_refused_orders(
         client.activate_pipeline(pipelineId=refused)
     error = caught.value.response
     assert error["Error"]["Code"] == "AccessDeniedException"
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Message"] == (
         f"User: arn:aws:iam::123456789012:user/{forum.name} is not authorized to perform: "
         "dynamodb:Scan on resource: arn:aws:dynamodb:us-west-2:123456789012:table/Orders"

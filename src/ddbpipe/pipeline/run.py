@@ -34,6 +34,7 @@ from ddbpipe.pipeline.statuses import ENDED, ObjectStatus, PipelineState
 from ddbpipe.pipeline.validation import validate_definition
 from ddbpipe.sessions import AnySession
 from ddbpipe.transfer.cancel import StopFlag
+from ddbpipe.transfer.executor import start_worker_server
 
 __all__ = ["InstanceResult", "PipelineRunResult", "resume_pipeline", "run_pipeline"]
 
@@ -117,6 +118,7 @@ def run_pipeline(
         definition = replace(definition, parameter_values=tuple(parameter_values))
     config = config or RunnerConfig()
     config.check()
+    _start_workers(config)
     with _engine(state_dir, clock) as engine:
         result = validate_definition(definition, now=engine.clock.now())
         if result.errored:
@@ -155,6 +157,7 @@ def resume_pipeline(
     as ``run_pipeline`` would."""
     config = config or RunnerConfig()
     config.check()
+    _start_workers(config)
     with _engine(state_dir, clock) as engine:
         record = engine.pipeline(pipeline_id)
         if record.state == PipelineState.PENDING:
@@ -202,6 +205,13 @@ def _save_settings(engine: PipelineEngine, pipeline_id: str, config: RunnerConfi
             db,
             run_settings={key: value for key, value in settings.items() if value is not None},
         )
+
+
+def _start_workers(config: RunnerConfig) -> None:
+    """Jobs run on the runner's threads, whose worker processes come from a fork server:
+    start it while the pipeline is planned."""
+    if config.dask is None:
+        start_worker_server()
 
 
 def _run(

@@ -82,19 +82,20 @@ class _Wire:
     server_fault: bool = False
 
 
-# Statuses: the Data Pipeline guide reports PipelineNotFoundException with 400 and
-# "not authorized to perform: datapipeline:..." with 403; the API reference gives
-# InternalServiceError 500. DynamoDB, the same framework, answers every authentication
-# error with 400. STS answers MissingAuthenticationToken, InvalidClientTokenId,
-# SignatureDoesNotMatch, ExpiredToken and AccessDenied with 403, IncompleteSignature and
-# validation errors with 400.
+# Statuses: the Data Pipeline guide reports PipelineNotFoundException with 400; the API
+# reference gives InternalServiceError 500. AccessDeniedException is 400, as DynamoDB and
+# the other JSON services answer it (the guide shows a 403 "not authorized" from an older
+# front end; clients go by the code). DynamoDB, the same framework, answers every
+# authentication error with 400. STS answers MissingAuthenticationToken,
+# InvalidClientTokenId, SignatureDoesNotMatch, ExpiredToken and AccessDenied with 403,
+# IncompleteSignature and validation errors with 400.
 _WIRE: dict[ErrorCode, _Wire] = {
     ErrorCode.INTERNAL_SERVICE_ERROR: _Wire(_PIPELINE, 500, "InternalFailure", 500, True),
     ErrorCode.INVALID_REQUEST: _Wire(_PIPELINE, 400, "InvalidRequestException", 400),
     ErrorCode.PIPELINE_NOT_FOUND: _Wire(_PIPELINE, 400, "PipelineNotFoundException", 400),
     ErrorCode.PIPELINE_DELETED: _Wire(_PIPELINE, 400, "PipelineDeletedException", 400),
     ErrorCode.TASK_NOT_FOUND: _Wire(_PIPELINE, 400, "TaskNotFoundException", 400),
-    ErrorCode.ACCESS_DENIED: _Wire(_SERVICE, 403, "AccessDenied", 403),
+    ErrorCode.ACCESS_DENIED: _Wire(_SERVICE, 400, "AccessDenied", 403),
     ErrorCode.THROTTLING: _Wire(_AVAILABILITY, 400, "Throttling", 400),
     ErrorCode.UNKNOWN_OPERATION: _Wire(_SERVICE, 400, "InvalidAction", 400),
     ErrorCode.SERIALIZATION: _Wire(_SERVICE, 400, "MalformedInput", 400),

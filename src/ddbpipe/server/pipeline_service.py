@@ -10,11 +10,10 @@ closes the state once it has stopped; ``console`` the web console over the same 
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ddbpipe.pipeline.clock import SystemClock
 from ddbpipe.pipeline.engine import PipelineEngine
 from ddbpipe.pipeline.state import StateStore
 from ddbpipe.server.api_definitions import definition_operations
@@ -40,22 +39,14 @@ AUTOCHECKPOINT_PAGES = 20_000
 scheduler checkpoints it every few seconds (``ddbpipe.pipeline.state``)."""
 
 
-class _EngineClock:
-    """The server's clock as the pipeline engine reads and waits on it."""
+class _EngineClock(SystemClock):
+    """The server's clock as the pipeline engine reads it; waits are real time."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
     def now(self) -> datetime:
         return self.clock.now()
-
-    def sleep(self, seconds: float, *, wake: threading.Event | None = None) -> None:
-        if seconds <= 0:
-            return
-        if wake is None:
-            time.sleep(seconds)
-        else:
-            wake.wait(seconds)
 
 
 class _StateCloser:

@@ -49,6 +49,7 @@ __all__ = [
     "ProcessExecutor",
     "make_executor",
     "open_pool",
+    "start_worker_server",
 ]
 
 STOP_GRACE_SECONDS = 0.8
@@ -323,12 +324,43 @@ class _Run:
             worker.results.close()
 
 
+_WORKER_MODULES = [
+    "ddbpipe.transfer.worker",
+    "ddbpipe.transfer.export_task",
+    "ddbpipe.transfer.import_task",
+    "ddbpipe.transfer.convert_task",
+]
+"""What a worker process runs, imported once by the fork server rather than by each
+worker it starts."""
+
+
 def _process_context() -> Any:
     """Fork when this process has no other thread (workers then start at once, with
     everything already imported); otherwise forkserver, which is safe with threads."""
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver")
+    return _forkserver_context()
+
+
+def _forkserver_context() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_WORKER_MODULES)  # no effect once the server runs
+    return context
+
+
+def start_worker_server() -> None:
+    """Start the fork server now, in the background, importing what workers run.
+
+    Jobs started from a thread (a pipeline runner, ``ddbpipe serve``) get their worker
+    processes from it: started early, it is ready with the modules imported by the time
+    the first job needs workers, instead of each worker importing them as it starts.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    _forkserver_context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def make_executor(

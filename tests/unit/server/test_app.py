@@ -208,7 +208,7 @@ def test_creator_and_resource_tags_decide_per_pipeline(server: Server) -> None:
     assert server.call(bob, "DescribePipelines", {"pipelineIds": ["df-test"]})[0] == 200
     refused = server.call(bob, "DescribePipelines", {"pipelineIds": ["df-test", created]})
     assert code_of(refused) == "AccessDeniedException"
-    assert refused[0] == 403
+    assert refused[0] == 400
     assert code_of(server.call(bob, "DeletePipeline", {"pipelineId": created})) == (
         "AccessDeniedException"
     )
@@ -246,7 +246,7 @@ def test_async_handler_and_worker_group_key(server: Server) -> None:
 def test_user_without_policies_is_denied_with_aws_message(server: Server) -> None:
     key = server.user("nobody")
     status, body = server.call(key, "ListPipelines")
-    assert status == 403
+    assert status == 400
     assert body["message"] == (
         "User: arn:aws:iam::123456789012:user/nobody is not authorized to perform: "
         "datapipeline:ListPipelines on resource: *"

@@ -48,7 +48,7 @@ def test_type_carries_the_namespace_the_real_service_uses(code: ErrorCode, type_
     [
         (ErrorCode.INTERNAL_SERVICE_ERROR, 500, "InternalFailure", 500),
         (ErrorCode.PIPELINE_NOT_FOUND, 400, "PipelineNotFoundException", 400),
-        (ErrorCode.ACCESS_DENIED, 403, "AccessDenied", 403),
+        (ErrorCode.ACCESS_DENIED, 400, "AccessDenied", 403),
         (ErrorCode.THROTTLING, 400, "Throttling", 400),
         (ErrorCode.MISSING_AUTHENTICATION_TOKEN, 400, "MissingAuthenticationToken", 403),
         (ErrorCode.INCOMPLETE_SIGNATURE, 400, "IncompleteSignature", 400),

@@ -217,7 +217,7 @@ def test_tag_conditions_decide_who_sees_and_changes_a_pipeline(server: Server) -
     listed = server.ok(reader, "ListPipelines")["pipelineIdList"]
     assert [p["id"] for p in listed] == [test]
     refused = server.call(reader, "DescribePipelines", {"pipelineIds": [test, prod]})
-    assert (refused[0], code_of(refused)) == (403, "AccessDeniedException")
+    assert (refused[0], code_of(refused)) == (400, "AccessDeniedException")
     assert (
         "user/reader is not authorized to perform: datapipeline:DescribePipelines"
         in refused[1]["message"]
@@ -390,7 +390,7 @@ def test_forum_user_activates_an_export_of_forum_and_not_of_orders(server: Serve
     assert server.service.engine.instances(pipeline_id)  # activated: it will run
 
     pipeline_id, refused = activate(server, forum, ondemand("Orders"), tags=TAGGED)
-    assert (refused[0], code_of(refused)) == (403, "AccessDeniedException")
+    assert (refused[0], code_of(refused)) == (400, "AccessDeniedException")
     assert refused[1]["message"] == (
         f"User: arn:aws:iam::{ACCOUNT}:user/forum is not authorized to perform: dynamodb:Scan "
         f"on resource: arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders"

@@ -34,7 +34,7 @@ from ddbpipe.server.console.forms import MAX_FORM_BYTES, Form, FormTooLarge, par
 from ddbpipe.server.console.progress import ProgressBoard
 from ddbpipe.server.console.sessions import SESSION_COOKIE, ConsoleSession, ConsoleSessions
 from ddbpipe.server.console.signin import SignInLimiter
-from ddbpipe.server.errors import ApiError, api_error_for
+from ddbpipe.server.errors import ApiError, ErrorCode, api_error_for
 from ddbpipe.server.identities import IdentityStore
 from ddbpipe.server.operations import OperationTable
 from ddbpipe.server.service_context import ServiceContext
@@ -174,6 +174,8 @@ class Console:
         except NotFoundError as error:
             return self.error_view(view, 404, str(error), title="Not found")
         except ApiError as error:
+            if error.error_code is ErrorCode.ACCESS_DENIED:  # a page says it as a browser expects
+                return self.error_view(view, 403, error.message, title="Not authorized")
             return self.error_view(view, error.status, error.message, title=error.code)
         except DdbpipeError as error:
             mapped = api_error_for(error)
