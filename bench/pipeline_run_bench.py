@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dataset import create_loaded_table  # noqa: E402
-from dynalite import Dynalite  # noqa: E402
-from processes import REGION, bench_env, install_cleanup, log, scratch_dir  # noqa: E402
-from rawddb import RawDynamo  # noqa: E402
+from dataset import create_loaded_table
+from dynalite import Dynalite
+from processes import REGION, bench_env, install_cleanup, log, scratch_dir
+from rawddb import RawDynamo
 
 TABLE = "pipeline_bench"
 TARGET_S = 0.5
