@@ -92,7 +92,10 @@ def stop_once(
         process.poll()
         time.sleep(0.005)
     gone = time.monotonic() - sent
-    return gone, process.wait()
+    code = process.wait()
+    if code == 0:
+        raise SystemExit(f"{' '.join(command)} finished before {name} reached it")
+    return gone, code
 
 
 def _started(path: Path) -> bool:
@@ -131,7 +134,7 @@ def main() -> None:
                     run_env = {**env, "XDG_STATE_HOME": str(state)}
                     if job == "export":
                         dest = scratch / f"out-{name}-{n}"
-                        command = [ddbpipe(), "export", TABLE, str(dest), "--max-rcu", "400"]
+                        command = [ddbpipe(), "export", TABLE, str(dest), "--max-rcu", "50"]
                         command += ["--read-ratio", "1", "--segments", "4", *connection]
                         watched = dest
                     else:
