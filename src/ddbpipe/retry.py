@@ -53,12 +53,17 @@ class RetryPolicy:
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
 
+_JITTER = random.Random()
+"""The jitter of every ``Backoff`` not given its own: seeding one per piece of work would
+cost more than the work (a batch written at the first try)."""
+
 
 class Backoff:
     """The failures of one piece of work (``what``), and the waits between them.
 
     Call ``failed`` after each failure: it waits, or raises ``RetriesExhaustedError``
-    once ``policy.max_attempts`` attempts have failed in a row. ``succeeded`` starts the
+    once ``policy.max_attempts`` attempts have failed in a row. ``what`` may be a
+    function that says it, called only then (most work never fails). ``succeeded`` starts the
     count again, for work that makes progress between failures (a batch some of whose
     items were written, a download cut after some bytes).
     """
@@ -66,7 +71,7 @@ class Backoff:
     def __init__(
         self,
         policy: RetryPolicy,
-        what: str,
+        what: str | Callable[[], str],
         *,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -74,15 +79,16 @@ class Backoff:
         self.policy = policy
         self.what = what
         self.sleep = sleep
-        self.rng = rng or random.Random()
+        self.rng = rng or _JITTER
         self.failures = 0
 
     def failed(self, reason: str | BaseException) -> None:
         """Record a failed attempt: wait before the next, or raise when none is left."""
         self.failures += 1
         if self.failures >= self.policy.max_attempts:
+            what = self.what if isinstance(self.what, str) else self.what()
             error = RetriesExhaustedError(
-                f"{self.what} still failing after {self.policy.max_attempts} attempts: {reason}"
+                f"{what} still failing after {self.policy.max_attempts} attempts: {reason}"
             )
             if isinstance(reason, BaseException):
                 raise error from reason

@@ -16,6 +16,7 @@ __all__ = ["UTF8_BOM", "LineStats", "decode_lines", "iter_lines"]
 T = TypeVar("T")
 UTF8_BOM = b"\xef\xbb\xbf"
 _BLANK = b" \t\r\f\v"
+_BLANK_BYTES = frozenset(_BLANK)
 _BLANK_LINES_KEPT = 100
 
 
@@ -54,7 +55,10 @@ def iter_lines(
         for part in parts:
             number += 1
             stats.bytes += len(part) + 1  # what is consumed, not read ahead: for estimates
-            yield from _split_line(number, part, stats)
+            if part and part[0] not in _BLANK_BYTES and b"\r" not in part:
+                yield number, part  # the common line, without a generator of its own
+            else:
+                yield from _split_line(number, part, stats)
     if carry:
         number += 1
         stats.bytes += len(carry)

@@ -150,6 +150,7 @@ class _Batches:
         self.reject = reject
         self.pending: dict[tuple[object, ...], _Pending] = {}
         self.pending_cost = 0.0
+        self.most_cost = bucket.burst  # read again after each batch: a job may re-share it
         self.duplicates = 0
         self.processed = 0
         self.written = 0
@@ -164,8 +165,9 @@ class _Batches:
             self.pending_cost -= earlier.cost
         self.pending[key] = pending
         self.pending_cost += pending.cost
-        if len(self.pending) >= MAX_BATCH_ITEMS or self.pending_cost >= self.bucket.burst:
+        if len(self.pending) >= MAX_BATCH_ITEMS or self.pending_cost >= self.most_cost:
             self.flush()
+            self.most_cost = self.bucket.burst
             return True
         return False
 
@@ -201,10 +203,12 @@ class _Batches:
         assert self.client is not None
         items = [p.request for p in batch]
         costs = [p.cost for p in batch]
+        count = len(items)
         backoff = Backoff(
             self.task.retry,
-            f"writing {plural(len(items), 'item')} from {self.task.url} "
-            f"to table {self.task.table!r}",
+            lambda: (
+                f"writing {plural(count, 'item')} from {self.task.url} to table {self.task.table!r}"
+            ),
             sleep=self.sleep,
         )
         while items:
