@@ -188,6 +188,9 @@ def test_wrong_secret_is_invalid_signature(api_server: ApiServer, user: UserKeys
     code, message, _ = error_of(wrong.list_pipelines)
     assert code == "InvalidSignatureException"
     assert message.startswith("The request signature we calculated does not match")
+    # As AWS does, the error says what the server signed, to compare with the client's.
+    assert "The Canonical String for this request should have been\n'POST\n/\n" in message
+    assert "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" in message
 
 
 def test_tampered_body_is_invalid_signature(api_server: ApiServer, user: UserKeys) -> None:

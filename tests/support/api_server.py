@@ -32,7 +32,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from ddbpipe.server.authorization import AuthorizationKeys
+from ddbpipe.server.authorization import AuthorizationKeys, pipeline_arn
 from ddbpipe.server.clock import SYSTEM_CLOCK
 from ddbpipe.server.config import ServerConfig
 from ddbpipe.server.errors import ApiError, ErrorCode
@@ -75,6 +75,10 @@ class OffsetClock:
         return SYSTEM_CLOCK.monotonic() + self.offset()
 
 
+def _arn(pipeline_id: str) -> str:
+    return pipeline_arn(REGION, ACCOUNT_ID, pipeline_id)
+
+
 def list_pipelines(call: Call) -> dict[str, Any]:
     listing = [{"id": pid, "name": name} for pid, (name, _, _) in PIPELINES.items()]
     listing.append({"id": "df-CALLER", "name": call.caller.name})
@@ -87,7 +91,7 @@ def pipeline_keys(call: Call) -> list[AuthorizationKeys]:
         if pipeline_id not in PIPELINES:
             raise ApiError(ErrorCode.PIPELINE_NOT_FOUND, f"Pipeline {pipeline_id} not found")
         _, creator, tags = PIPELINES[pipeline_id]
-        keys.append(AuthorizationKeys.for_pipeline(creator, tags))
+        keys.append(AuthorizationKeys.for_pipeline(_arn(pipeline_id), creator, tags))
     return keys
 
 

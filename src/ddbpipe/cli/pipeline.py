@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,7 @@ def run_command(
         name = Path(definition.removeprefix("file://")).stem
     tag_map = _pairs(tags, "--tag")
     loaded = _with_values(_read_definition(definition), parameter_values, parameter_values_uri)
-    validation = validate_definition(loaded)
+    validation = validate_definition(loaded, now=datetime.now(UTC))
     if validation.errored:
         _refuse(output, validation)
     if validation.warnings:
@@ -328,19 +329,23 @@ def resume_command(
 @pipeline_group.command("validate")
 @click.argument("definition")
 @_values_options
+@_state_option
 @json_option
 @handle_errors
 def validate_command(
     definition: str,
     parameter_values: tuple[str, ...],
     parameter_values_uri: str | None,
+    state: str | None,
     as_json: bool,
 ) -> None:
     """Validate DEFINITION as PutPipelineDefinition does: errors and warnings per
-    object, in the service's CODE: text form. Exits 3 on errors."""
+    object, in the service's CODE: text form, as of now (a schedule that starts in the
+    past is warned of). Exits 3 on errors. --state is taken as by every pipeline
+    command; validating reads no state."""
     output = use_output(Output("pipeline validate", json=as_json))
     loaded = _with_values(_read_definition(definition), parameter_values, parameter_values_uri)
-    result = validate_definition(loaded)
+    result = validate_definition(loaded, now=datetime.now(UTC))
     output.console.print(escape(render_validation(result)), highlight=False, soft_wrap=True)
     code = EXIT_INVALID if result.errored else 0
     if output.json:
@@ -452,10 +457,12 @@ def runs_command(
     is_flag=True,
     help="The 2017 generation (a daily schedule, amiVersion, emr-ddb 2.1.0).",
 )
+@_state_option
 @handle_errors
-def template_command(kind: str, tables: tuple[str, ...], legacy: bool) -> None:
+def template_command(kind: str, tables: tuple[str, ...], legacy: bool, state: str | None) -> None:
     """Print the console's template to export tables to S3 or import a backup into a
-    table, ready for `ddbpipe pipeline run` (give its parameter values there)."""
+    table, ready for `ddbpipe pipeline run` (give its parameter values there). --state
+    is taken as by every pipeline command; a template reads no state."""
     template = console_template("export" if kind == "export" else "import", tables, legacy=legacy)
     click.echo(json.dumps(template, indent=2))
 

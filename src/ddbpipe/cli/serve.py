@@ -226,10 +226,11 @@ def make_serve_command(
         "believes (for Secure cookies and sign-in limits). Repeat.",
     )
     @click.option(
-        "--debug-signatures",
-        is_flag=True,
-        help="Put the expected canonical request in signature errors (they repeat the "
-        "signed headers: not for shared logs).",
+        "--signature-hints/--no-signature-hints",
+        default=True,
+        show_default=True,
+        help="Put the canonical request and string to sign the server expected in "
+        "signature errors, as AWS does (they repeat the signed headers).",
     )
     @handle_errors
     def serve(
@@ -251,7 +252,7 @@ def make_serve_command(
         threads: int,
         backup_prefixes: tuple[str, ...],
         trusted_proxies: tuple[str, ...],
-        debug_signatures: bool,
+        signature_hints: bool,
     ) -> None:
         """Serve the AWS Data Pipeline API (and STS's GetSessionToken and
         GetCallerIdentity) for boto3 and the AWS CLI with --endpoint-url.
@@ -273,7 +274,7 @@ def make_serve_command(
             rate_limits=parse_rate_limits(rate_limits, operation_names()),
             endpoint_url=endpoint_url,
             s3_endpoint_url=s3_endpoint_url,
-            debug=debug_signatures,
+            signature_hints=signature_hints,
             dask=dask,
             workers=workers,
             max_rcu=max_rcu,
@@ -296,7 +297,7 @@ def server_config(
     local_root: Path | None = None,
     endpoint_url: str | None = None,
     s3_endpoint_url: str | None = None,
-    debug: bool = False,
+    signature_hints: bool = True,
     **options: Any,
 ) -> ServerConfig:
     """The server's configuration from the command's options; ``ConfigError`` with
@@ -307,7 +308,7 @@ def server_config(
         local_root=local_root.resolve() if local_root is not None else None,
         dynamo=DynamoConfig(region=region, endpoint_url=endpoint_url),
         s3=StoreConfig(region=region, endpoint_url=s3_endpoint_url),
-        debug=debug,
+        signature_hints=signature_hints,
         **options,
     )
     problems = config.problems()

@@ -145,6 +145,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "HiveCopyActivity can only copy between a DynamoDBDataNode and an S3DataNode; "
         "input is {input} and output is {output}.",
     ),
+    "hive_copy_field": (
+        "UNSUPPORTED_ACTIVITY",
+        "HiveCopyActivity runs here as a whole-table export or import: {node} needs a '{key}'.",
+    ),
+    "ondemand_max_active": (
+        "INVALID_FIELD_VALUE",
+        "'maxActiveInstances' of an on-demand pipeline can be at most 5, not '{value}'.",
+    ),
     "filter_sql": (
         "UNSUPPORTED_FIELD",
         "'filterSql' is not supported: ddbpipe copies whole tables.",

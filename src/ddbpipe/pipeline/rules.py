@@ -70,6 +70,7 @@ _WHOLE_NUMBERS = {
     "resizeClusterMaxInstances": 1,
 }
 _THROUGHPUT_FIELDS = ("readThroughputPercent", "writeThroughputPercent")
+_ONDEMAND_MOST_ACTIVE = 5  # runs of an on-demand pipeline at once, at most
 
 
 def check_rules(definition: PipelineDefinition, now: datetime | None) -> tuple[Findings, Findings]:
@@ -376,6 +377,10 @@ class _Checker:
                 self.error(item.id, message("bad_integer", key=key, minimum=minimum, value=value))
         for key in own_keys & PERIOD_FIELDS:
             self.check_period_field(item, key)
+        if self.ondemand and item.id == "Default" and "maxActiveInstances" in own_keys:
+            value = self.literal_value(item, "maxActiveInstances")
+            if value is not None and _WHOLE.fullmatch(value) and int(value) > _ONDEMAND_MOST_ACTIVE:
+                self.error(item.id, message("ondemand_max_active", value=value))
         if "maximumRetries" in own_keys:
             value = self.literal_value(item, "maximumRetries")
             if value is not None and not (_WHOLE.fullmatch(value) and 0 <= int(value) <= 5):
@@ -514,6 +519,12 @@ def _check_hive_copy(checker: _Checker, item: ResolvedObject) -> None:
                 output=_described(outputs[0]),
             ),
         )
+        return
+    # The copy is a whole-table export or import: a folder and a table, named.
+    for node in (inputs[0], outputs[0]):
+        needed = "directoryPath" if node.type == "S3DataNode" else "tableName"
+        if not node.has(needed):
+            checker.error(item.id, message("hive_copy_field", node=_described(node), key=needed))
 
 
 def _described(item: ResolvedObject) -> str:

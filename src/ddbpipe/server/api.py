@@ -230,7 +230,7 @@ class ApiService:
             service=service,
             regions=regions,
             lookup=self.store.lookup_credential,
-            debug=self.config.debug,
+            debug=self.config.signature_hints,
         )
         caller = Caller(verified.principal, verified.access_key_id, verified.credential.temporary)
         return verified, caller

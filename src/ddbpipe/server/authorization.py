@@ -1,5 +1,7 @@
 """Deciding whether a caller may perform an action: the caller's identity policies
-against ``datapipeline:<Operation>`` on ``*`` (Data Pipeline has no resource ARNs) in a
+against ``datapipeline:<Operation>`` on the pipeline's ARN
+(``arn:aws:datapipeline:REGION:ACCOUNT:pipeline/df-…``), or on ``*`` for an operation
+that names no pipeline (``ListPipelines``, ``CreatePipeline``, the task runner's), in a
 request context.
 
 The context holds what the server knows of every request — ``aws:username`` (users
@@ -30,6 +32,7 @@ __all__ = [
     "RequestFacts",
     "authorize",
     "decide",
+    "pipeline_arn",
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -72,7 +75,7 @@ class AuthorizationKeys:
     ``pipeline_tags`` become ``datapipeline:Tag/<key>``, ``resource_tags``
     ``aws:ResourceTag/<key>``, ``request_tags`` ``aws:RequestTag/<key>`` and
     ``aws:TagKeys``; ``extra`` adds other keys as they are. ``resource`` is what the
-    action is checked on: ``*`` for every Data Pipeline action.
+    action is checked on: a pipeline's ARN, or ``*`` where no pipeline is named.
     """
 
     pipeline_creator: str | None = None
@@ -86,13 +89,14 @@ class AuthorizationKeys:
     @classmethod
     def for_pipeline(
         cls,
+        arn: str,
         creator: str | None,
         tags: Mapping[str, str],
         *,
         request_tags: Mapping[str, str] | None = None,
         worker_group: str | None = None,
     ) -> AuthorizationKeys:
-        """The keys of an existing pipeline: its creator, and its tags as both
+        """The keys of the existing pipeline ``arn``: its creator, and its tags as both
         ``datapipeline:Tag`` and ``aws:ResourceTag``."""
         return cls(
             pipeline_creator=creator,
@@ -100,7 +104,13 @@ class AuthorizationKeys:
             resource_tags=tags,
             request_tags=request_tags,
             worker_group=worker_group,
+            resource=arn,
         )
+
+
+def pipeline_arn(region: str, account_id: str, pipeline_id: str) -> str:
+    """``arn:aws:datapipeline:REGION:ACCOUNT:pipeline/df-…``."""
+    return f"arn:aws:datapipeline:{region}:{account_id}:pipeline/{pipeline_id}"
 
 
 NO_KEYS = AuthorizationKeys()

@@ -67,7 +67,8 @@ class ServerConfig:
 
     ``account_id`` renames the account in the state folder's ARNs when given;
     ``local_root`` is the only folder pipelines may use on this machine (none when
-    ``None``); ``debug`` puts the expected canonical request in signature errors.
+    ``None``); ``signature_hints`` puts the canonical request and string to sign the
+    server expected in signature errors, as AWS does.
     """
 
     state_dir: Path
@@ -80,7 +81,7 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     dynamo: DynamoConfig = field(default_factory=DynamoConfig)
     s3: StoreConfig = field(default_factory=StoreConfig)
-    debug: bool = False
+    signature_hints: bool = True
     dask: str | None = None
     workers: int | None = None
     max_rcu: float | None = None

@@ -9,14 +9,14 @@ makes it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ddbpipe.errors import PipelineNotFoundError
 from ddbpipe.pipeline.engine import PipelineEngine
 from ddbpipe.pipeline.settings import RunnerConfig
 from ddbpipe.pipeline.state import PipelineSummary
-from ddbpipe.server.authorization import AuthorizationKeys
+from ddbpipe.server.authorization import AuthorizationKeys, pipeline_arn
 from ddbpipe.server.config import ServerConfig
 from ddbpipe.server.errors import ApiError, ErrorCode, api_error_for
 from ddbpipe.server.identities import IdentityStore
@@ -91,15 +91,14 @@ class ServiceContext:
         summary = self.summary(pipeline_id)
         tags = {tag["key"]: tag["value"] for tag in summary.tags}
         keys = AuthorizationKeys.for_pipeline(
-            summary.creator or None, tags, request_tags=request_tags, worker_group=worker_group
+            self.pipeline_arn(pipeline_id),
+            summary.creator or None,
+            tags,
+            request_tags=request_tags,
+            worker_group=worker_group,
         )
-        if extra:
-            keys = AuthorizationKeys(
-                pipeline_creator=keys.pipeline_creator,
-                pipeline_tags=keys.pipeline_tags,
-                resource_tags=keys.resource_tags,
-                request_tags=keys.request_tags,
-                worker_group=keys.worker_group,
-                extra=dict(extra),
-            )
-        return keys
+        return replace(keys, extra=dict(extra)) if extra else keys
+
+    def pipeline_arn(self, pipeline_id: str) -> str:
+        """The ARN that policies name the pipeline by."""
+        return pipeline_arn(self.config.region, self.store.account_id, pipeline_id)

@@ -135,3 +135,25 @@ def test_runs_are_listed_as_list_runs_lists_them(tmp_path: Path) -> None:
     code, _, err = invoke("pipeline", "runs", "df-00000000000000000000", "--state", str(tmp_path))
     assert code == 6
     assert "does not exist" in err
+
+
+def test_validate_warns_of_a_backfill_as_of_now(tmp_path: Path) -> None:
+    document = json.loads(Path(EXPORT).read_text())
+    default = next(item for item in document["objects"] if item["id"] == "Default")
+    default["failureAndRerunMode"] = "CASCADE"
+    default["scheduleType"] = "cron"
+    default["schedule"] = {"ref": "Daily"}
+    document["objects"].append(
+        {
+            "id": "Daily",
+            "type": "Schedule",
+            "period": "1 day",
+            "startDateTime": "2020-01-01T00:00:00",
+        }
+    )
+    path = tmp_path / "backfill.json"
+    path.write_text(json.dumps(document))
+    code, out, _ = invoke("pipeline", "validate", str(path), *VALUES, "--state", str(tmp_path))
+    assert code == 0  # a warning, not an error
+    assert "CASCADE_BACKFILL" in out
+    assert "scheduleStartTime 2020-01-01T00:00:00" in out

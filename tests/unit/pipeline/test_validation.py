@@ -1033,3 +1033,38 @@ def test_a_valid_result_as_response_and_text() -> None:
     result = check(on_demand())
     assert result.to_api() == {"errored": False}
     assert render_validation(result) == "The definition is valid."
+
+
+def test_an_on_demand_pipeline_runs_at_most_five_at_once() -> None:
+    document = on_demand()
+    obj(document, "Default")["maxActiveInstances"] = "5"
+    assert errors_of(document) == {}
+    obj(document, "Default")["maxActiveInstances"] = "6"
+    assert errors_of(document) == {
+        "Default": (
+            "INVALID_FIELD_VALUE: 'maxActiveInstances' of an on-demand pipeline can be at "
+            "most 5, not '6'.",
+        )
+    }
+    scheduled_document = scheduled()
+    obj(scheduled_document, "Default")["maxActiveInstances"] = "6"
+    assert errors_of(scheduled_document) == {}
+
+
+def test_hive_copy_needs_a_folder_and_a_table() -> None:
+    document = on_demand()
+    document["objects"][-1] = {
+        "id": "Copy",
+        "type": "HiveCopyActivity",
+        "input": {"ref": "Source"},
+        "output": {"ref": "Target"},
+        "runsOn": {"ref": "Cluster"},
+    }
+    target = obj(document, "Target")
+    target["filePath"] = target.pop("directoryPath") + "/one-file"
+    assert errors_of(document) == {
+        "Copy": (
+            "UNSUPPORTED_ACTIVITY: HiveCopyActivity runs here as a whole-table export or "
+            "import: S3DataNode 'Target' needs a 'directoryPath'.",
+        )
+    }

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from ddbpipe.errors import ConfigError, NotFoundError
 from ddbpipe.server.access_keys import AccessKey, new_access_key
 from ddbpipe.server.app import create_app
-from ddbpipe.server.authorization import AuthorizationKeys
+from ddbpipe.server.authorization import AuthorizationKeys, pipeline_arn
 from ddbpipe.server.config import ServerConfig
 from ddbpipe.server.errors import ApiError, ErrorCode
 from ddbpipe.server.identities import IdentityStore
@@ -63,6 +63,10 @@ OWNER_OR_TEST = {
 }
 
 
+def _arn(pipeline_id: str) -> str:
+    return pipeline_arn(REGION, "123456789012", pipeline_id)  # the demonstration's account
+
+
 class Pipelines:
     """Demonstration handlers over a dict of pipelines: id -> (creator, tags)."""
 
@@ -76,7 +80,7 @@ class Pipelines:
             if pipeline_id not in self.pipelines:
                 raise ApiError(ErrorCode.PIPELINE_NOT_FOUND, f"Pipeline {pipeline_id} not found")
             creator, tags = self.pipelines[pipeline_id]
-            found.append(AuthorizationKeys.for_pipeline(creator, tags))
+            found.append(AuthorizationKeys.for_pipeline(_arn(pipeline_id), creator, tags))
         return found
 
     def create(self, call: Call) -> dict[str, Any]:
@@ -95,7 +99,7 @@ class Pipelines:
             {"id": pid, "name": pid}
             for pid, (creator, tags) in self.pipelines.items()
             if call.is_allowed(
-                AuthorizationKeys.for_pipeline(creator, tags),
+                AuthorizationKeys.for_pipeline(_arn(pid), creator, tags),
                 action="datapipeline:GetPipelineDefinition",
             )
         ]

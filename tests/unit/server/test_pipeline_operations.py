@@ -641,3 +641,55 @@ def test_task_operations_answer_for_unknown_tasks_and_heartbeats(server: Server)
     assert (missing[0], code_of(missing)) == (400, "TaskNotFoundException")
     refused = server.call(worker, "SetTaskStatus", {"taskId": "x", "taskStatus": "FALSE"})
     assert code_of(refused) in ("TaskNotFoundException", "InvalidRequestException")
+
+
+def test_a_policy_can_name_one_pipeline_by_its_arn(server: Server) -> None:
+    admin = server.user("admin", EVERYTHING)
+    mine = server.ok(admin, "CreatePipeline", {"name": "mine", "uniqueId": "m"})["pipelineId"]
+    other = server.ok(admin, "CreatePipeline", {"name": "other", "uniqueId": "o"})["pipelineId"]
+    arn = f"arn:aws:datapipeline:{REGION}:{ACCOUNT}:pipeline/{mine}"
+    key = server.user(
+        "one-pipeline",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "datapipeline:ListPipelines", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["datapipeline:Describe*", "datapipeline:AddTags"],
+                    "Resource": arn,
+                },
+            ],
+        },
+    )
+    described = server.ok(key, "DescribePipelines", {"pipelineIds": [mine]})
+    assert [p["pipelineId"] for p in described["pipelineDescriptionList"]] == [mine]
+    listed = server.ok(key, "ListPipelines")["pipelineIdList"]
+    assert [p["id"] for p in listed] == [mine]  # the other is not even listed
+    refused = server.call(key, "DescribePipelines", {"pipelineIds": [other]})
+    assert code_of(refused) == "AccessDeniedException"
+    assert refused[1]["message"].endswith(
+        f"datapipeline:DescribePipelines on resource: "
+        f"arn:aws:datapipeline:{REGION}:{ACCOUNT}:pipeline/{other}"
+    )
+    tag = {"pipelineId": mine, "tags": [{"key": "team", "value": "data"}]}
+    assert server.call(key, "AddTags", tag) == (200, {})
+    assert code_of(server.call(key, "DeletePipeline", {"pipelineId": mine})) == (
+        "AccessDeniedException"
+    )
+    # Wildcards in the ARN work as in IAM.
+    wild = server.user(
+        "every-pipeline",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "datapipeline:DescribePipelines",
+                    "Resource": "arn:aws:datapipeline:*:*:pipeline/*",
+                }
+            ],
+        },
+    )
+    both = server.ok(wild, "DescribePipelines", {"pipelineIds": [mine, other]})
+    assert len(both["pipelineDescriptionList"]) == 2

@@ -74,8 +74,9 @@ def pipeline_list(console: Console, view: View) -> Response:
     for item in console.context.engine.state.pipeline_overviews():
         summary = item.summary
         tags = {tag["key"]: tag["value"] for tag in summary.tags}
+        arn = console.context.pipeline_arn(summary.pipeline_id)
         if not user.allowed(
-            _DESCRIBE, AuthorizationKeys.for_pipeline(summary.creator or None, tags)
+            _DESCRIBE, AuthorizationKeys.for_pipeline(arn, summary.creator or None, tags)
         ):
             continue
         if (
