@@ -20,6 +20,7 @@ import contextlib
 import html
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
@@ -143,7 +144,8 @@ async def _http_error(
     if _wants_json(request):
         code = ErrorCode.UNKNOWN_OPERATION if status < 500 else ErrorCode.INTERNAL_SERVICE_ERROR
         body = render_json_error(ApiError(code, f"{detail}: {request.method} {request.url.path}"))
-        return Response(body, status_code=status, media_type=JSON_CONTENT_TYPE)
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}  # as on every API answer
+        return Response(body, status_code=status, media_type=JSON_CONTENT_TYPE, headers=headers)
     if console is not None and request.url.path.startswith(console.prefix):
         return console.error_page(request, status, str(detail))
     page = (

@@ -329,6 +329,7 @@ def test_other_paths_answer_api_clients_in_json_and_people_in_html(server: Serve
     api = server.client.post("/other", headers={"X-Amz-Target": "DataPipeline.ListPipelines"})
     assert api.status_code == 404
     assert api.json()["__type"].endswith("#UnknownOperationException")
+    assert len(api.headers["x-amzn-RequestId"]) == 36  # as on every API answer
     page = server.client.get("/")
     assert page.status_code == 405
     assert page.headers["content-type"].startswith("text/html")
