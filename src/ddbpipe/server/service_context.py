@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol
 
 from ddbpipe.errors import PipelineNotFoundError
@@ -101,4 +102,10 @@ class ServiceContext:
 
     def pipeline_arn(self, pipeline_id: str) -> str:
         """The ARN that policies name the pipeline by."""
-        return pipeline_arn(self.config.region, self.store.account_id, pipeline_id)
+        return pipeline_arn(self.config.region, self.account_id, pipeline_id)
+
+    @cached_property
+    def account_id(self) -> str:
+        """The account of every ARN: set when the store is opened, read once (it is a
+        query, and every request names a pipeline)."""
+        return self.store.account_id
