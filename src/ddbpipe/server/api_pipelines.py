@@ -68,11 +68,7 @@ def pipeline_operations(ctx: ServiceContext) -> list[Operation]:
         for item in ctx.engine.state.pipeline_summaries():
             if after is not None and (item.created, item.pipeline_id) <= after:
                 continue
-            tags = {tag["key"]: tag["value"] for tag in item.tags}
-            keys = AuthorizationKeys.for_pipeline(
-                ctx.pipeline_arn(item.pipeline_id), item.creator or None, tags
-            )
-            if not call.is_allowed(keys, action=_DESCRIBE):
+            if not call.is_allowed(ctx.summary_keys(item), action=_DESCRIBE):
                 continue
             if len(visible) == LIST_PAGE:
                 more = True

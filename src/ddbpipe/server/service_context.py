@@ -89,16 +89,26 @@ class ServiceContext:
     ) -> AuthorizationKeys:
         """The condition keys of an existing pipeline (creator and tags), with those of
         the request."""
-        summary = self.summary(pipeline_id)
-        tags = {tag["key"]: tag["value"] for tag in summary.tags}
-        keys = AuthorizationKeys.for_pipeline(
-            self.pipeline_arn(pipeline_id),
+        keys = self.summary_keys(
+            self.summary(pipeline_id), request_tags=request_tags, worker_group=worker_group
+        )
+        return replace(keys, extra=dict(extra)) if extra else keys
+
+    def summary_keys(
+        self,
+        summary: PipelineSummary,
+        *,
+        request_tags: Mapping[str, str] | None = None,
+        worker_group: str | None = None,
+    ) -> AuthorizationKeys:
+        """The condition keys of a pipeline already read (listings read many at once)."""
+        return AuthorizationKeys.for_pipeline(
+            self.pipeline_arn(summary.pipeline_id),
             summary.creator or None,
-            tags,
+            {tag["key"]: tag["value"] for tag in summary.tags},
             request_tags=request_tags,
             worker_group=worker_group,
         )
-        return replace(keys, extra=dict(extra)) if extra else keys
 
     def pipeline_arn(self, pipeline_id: str) -> str:
         """The ARN that policies name the pipeline by."""

@@ -73,11 +73,8 @@ def pipeline_list(console: Console, view: View) -> Response:
     rows = []
     for item in console.context.engine.state.pipeline_overviews():
         summary = item.summary
-        tags = {tag["key"]: tag["value"] for tag in summary.tags}
-        arn = console.context.pipeline_arn(summary.pipeline_id)
-        if not user.allowed(
-            _DESCRIBE, AuthorizationKeys.for_pipeline(arn, summary.creator or None, tags)
-        ):
+        keys = console.context.summary_keys(summary)
+        if not user.allowed(_DESCRIBE, keys):
             continue
         if (
             wanted_name
@@ -90,7 +87,7 @@ def pipeline_list(console: Console, view: View) -> Response:
                 continue
         elif wanted_state and summary.state != wanted_state:
             continue
-        rows.append((item, tags))
+        rows.append((item, keys.pipeline_tags))
     rows.reverse()  # newest first
     try:
         page = max(1, int(view.query("page") or 1))
