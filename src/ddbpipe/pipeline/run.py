@@ -35,6 +35,7 @@ from ddbpipe.pipeline.validation import validate_definition
 from ddbpipe.sessions import AnySession
 from ddbpipe.transfer.cancel import StopFlag
 from ddbpipe.transfer.executor import start_worker_server
+from ddbpipe.transfer.options import default_workers
 
 __all__ = ["InstanceResult", "PipelineRunResult", "resume_pipeline", "run_pipeline"]
 
@@ -209,8 +210,8 @@ def _save_settings(engine: PipelineEngine, pipeline_id: str, config: RunnerConfi
 
 def _start_workers(config: RunnerConfig) -> None:
     """Jobs run on the runner's threads, whose worker processes come from a fork server:
-    start it while the pipeline is planned."""
-    if config.dask is None:
+    start it while the pipeline is planned (unless jobs run inline or on Dask)."""
+    if config.dask is None and (config.workers or default_workers()) > 1:
         start_worker_server()
 
 
