@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 
 from ddbpipe.backups.opener import open_backup
+from tests.support.jobs import wait_for_parts
 from tests.support.processes import worker_pids
 from tests.support.servers import Endpoint
 from tests.support.tables import every_type_item, make_table
@@ -48,21 +48,6 @@ def start_export(endpoint: Endpoint, table: str, dest: Path) -> subprocess.Popen
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for_parts(dest: Path, minimum: int, timeout: float = 60) -> Path:
-    """The run folder, once its checkpoint lists ``minimum`` finished data files."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for checkpoint in dest.glob("*/_checkpoint.json"):
-            try:
-                state = orjson.loads(checkpoint.read_bytes())
-            except orjson.JSONDecodeError:
-                continue
-            if sum(len(s["parts"]) for s in state["segments"].values()) >= minimum:
-                return checkpoint.parent
-        time.sleep(0.05)
-    raise AssertionError("the export made no progress")
 
 
 def resume(endpoint: Endpoint, folder: Path) -> subprocess.CompletedProcess[str]:

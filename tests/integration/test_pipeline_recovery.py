@@ -9,13 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import orjson
 
 from ddbpipe.backups.opener import open_backup
 from ddbpipe.pipeline.state import StateStore
+from tests.support.jobs import wait_for_parts
 from tests.support.pipelines import attempts, run_cli, run_instances
 from tests.support.servers import Endpoint
 from tests.support.tables import every_type_item, make_table
@@ -43,20 +41,6 @@ def write_definition(path: Path, table: str, out: Path) -> None:
         },
     ]
     path.write_text(json.dumps({"objects": objects}))
-
-
-def wait_for_parts(out: Path, minimum: int, timeout: float = 90) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for checkpoint in out.glob("*/_checkpoint.json"):
-            try:
-                state = orjson.loads(checkpoint.read_bytes())
-            except orjson.JSONDecodeError:
-                continue
-            if sum(len(s["parts"]) for s in state["segments"].values()) >= minimum:
-                return checkpoint.parent
-        time.sleep(0.05)
-    raise AssertionError("the export made no progress")
 
 
 def start_runner(path: Path, state: Path, endpoint: Endpoint) -> subprocess.Popen[str]:
@@ -100,7 +84,7 @@ def test_ctrl_c_stops_with_checkpoints_and_the_next_run_goes_on(
     out, state, path = tmp_path / "out", tmp_path / "state", tmp_path / "backup.json"
     write_definition(path, table, out)
     runner = start_runner(path, state, dynalite)
-    folder = wait_for_parts(out, minimum=2)
+    folder = wait_for_parts(out, minimum=2, timeout=90)
     runner.send_signal(signal.SIGINT)
     _, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, err
@@ -140,7 +124,7 @@ def test_sigkill_then_resume_gives_every_item_exactly_once(
     write_definition(path, table, out)
     runner = start_runner(path, state, dynalite)
     try:
-        folder = wait_for_parts(out, minimum=2)
+        folder = wait_for_parts(out, minimum=2, timeout=90)
     finally:
         os.kill(runner.pid, signal.SIGKILL)
         runner.communicate(timeout=30)

@@ -85,6 +85,22 @@ def wait_for(condition: Any, what: str, timeout: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_for_parts(dest: Path, minimum: int, timeout: float = 60) -> Path:
+    """The run folder under ``dest``, once its export checkpoint lists ``minimum``
+    finished data files."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for checkpoint in dest.glob("*/_checkpoint.json"):
+            try:
+                state = orjson.loads(checkpoint.read_bytes())
+            except orjson.JSONDecodeError:
+                continue
+            if sum(len(s["parts"]) for s in state["segments"].values()) >= minimum:
+                return checkpoint.parent
+        time.sleep(0.05)
+    raise AssertionError("the export made no progress")
+
+
 def parts_in_checkpoint(dest: Path) -> int:
     """Data files an export running under ``dest`` has checkpointed so far."""
     for checkpoint in dest.rglob("_checkpoint.json"):
