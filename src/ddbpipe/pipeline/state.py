@@ -516,17 +516,7 @@ class StateStore:
             f"WHERE {' AND '.join(clauses)} ORDER BY created, pipeline_id",
             params,
         )
-        return [
-            PipelineSummary(
-                row["pipeline_id"],
-                row["name"],
-                row["creator"],
-                orjson.loads(row["tags"]),
-                row["state"],
-                row["created"],
-            )
-            for row in rows
-        ]
+        return [_pipeline_summary(row) for row in rows]
 
     def pipeline_overviews(self) -> list[PipelineOverview]:
         """Every pipeline not deleted, oldest first, with its latest instance and next
@@ -545,17 +535,9 @@ class StateStore:
         found = []
         for row in rows:
             status, _, when = (row["last_run"] or "").partition("|")
-            summary = PipelineSummary(
-                row["pipeline_id"],
-                row["name"],
-                row["creator"],
-                orjson.loads(row["tags"]),
-                row["state"],
-                row["created"],
-            )
             found.append(
                 PipelineOverview(
-                    summary,
+                    _pipeline_summary(row),
                     row["description"],
                     row["health"],
                     status or None,
@@ -575,15 +557,7 @@ class StateStore:
         if not rows:
             return None
         row = rows[0]
-        summary = PipelineSummary(
-            row["pipeline_id"],
-            row["name"],
-            row["creator"],
-            orjson.loads(row["tags"]),
-            row["state"],
-            row["created"],
-        )
-        return summary, bool(row["deleted"])
+        return _pipeline_summary(row), bool(row["deleted"])
 
     # --- objects --------------------------------------------------------------------
 
@@ -846,6 +820,17 @@ def _object_value(name: str, value: Any) -> Any:
     if name in ("fields", "internal"):
         return _dumps(value or {})
     return value
+
+
+def _pipeline_summary(row: sqlite3.Row) -> PipelineSummary:
+    return PipelineSummary(
+        row["pipeline_id"],
+        row["name"],
+        row["creator"],
+        orjson.loads(row["tags"]),
+        row["state"],
+        row["created"],
+    )
 
 
 def _pipeline_record(row: sqlite3.Row) -> PipelineRecord:
