@@ -24,7 +24,7 @@ from ddbpipe.pipeline.definition import (
     definition_to_api,
     definition_to_file,
 )
-from ddbpipe.pipeline.state import PipelineRecord
+from ddbpipe.pipeline.state import ObjectRecord, PipelineRecord
 from ddbpipe.server.authorization import AuthorizationKeys
 from ddbpipe.server.console.access import ConsoleUser, invoke
 from ddbpipe.server.console.display import ACTIVE_STATUSES
@@ -231,14 +231,20 @@ def _read_log(console: Console, url: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _run_object(console: Console, pipeline_id: str, object_id: str, sphere: str) -> ObjectRecord:
+    """The instance or attempt ``object_id`` of the pipeline; ``NotFoundError`` else."""
+    found = console.context.engine.state.object(pipeline_id, object_id)
+    if found is None or found.sphere != sphere:
+        raise NotFoundError(f"pipeline {pipeline_id} has no {sphere.lower()} {object_id!r}")
+    return found
+
+
 def attempt_log(console: Console, view: View) -> Response:
     """An attempt's ``Activity.log``."""
     pipeline_id = view.path("pipeline_id")
     record = _visible(console, view.signed_in, pipeline_id)
     attempt_id = view.query("attempt")
-    attempt = console.context.engine.state.object(pipeline_id, attempt_id)
-    if attempt is None or attempt.sphere != "ATTEMPT":
-        raise NotFoundError(f"pipeline {pipeline_id} has no attempt {attempt_id!r}")
+    attempt = _run_object(console, pipeline_id, attempt_id, "ATTEMPT")
     url = attempt.fields.get("emrStepLog")
     if not isinstance(url, str) or not url:
         raise NotFoundError(f"attempt {attempt_id} has no log")
@@ -262,9 +268,7 @@ def backup_folder(console: Console, view: View) -> Response:
     pipeline_id = view.path("pipeline_id")
     record = _visible(console, view.signed_in, pipeline_id)
     instance_id = view.query("instance")
-    instance = console.context.engine.state.object(pipeline_id, instance_id)
-    if instance is None or instance.sphere != "INSTANCE":
-        raise NotFoundError(f"pipeline {pipeline_id} has no instance {instance_id!r}")
+    instance = _run_object(console, pipeline_id, instance_id, "INSTANCE")
     plan = console.context.engine.plan(pipeline_id)
     reports: list[tuple[str, BackupReport | None, str]] = []
     for folder in export_folders(console.context, plan, instance):
